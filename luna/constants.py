@@ -1,0 +1,56 @@
+"""Every tuned number in one place, each with the reason it has its value."""
+
+from typing import Final
+
+MiB: Final = 1024 * 1024
+GiB: Final = 1024 * MiB
+
+# The contract's defaults for what `upload/start` accepts.
+MAX_FILES_PER_DATASET: Final = 100_000
+MAX_FILE_BYTES: Final = 5 * GiB
+# A filename is a relative path; 255 bytes is the common filesystem limit for one name.
+MAX_FILENAME_BYTES: Final = 255
+
+# A 100,000-file `upload/start` body is ~15 MB of JSON; anything larger is not a dataset.
+MAX_REQUEST_BODY_BYTES: Final = 32 * MiB
+
+# Presigned URLs live long enough for a slow upload of a large dataset, not for days.
+UPLOAD_URL_EXPIRES_S: Final = 4 * 3600
+ACCESS_TOKEN_EXPIRES_S: Final = 12 * 3600
+
+# Reading objects: large enough that per-chunk overhead vanishes, small enough to bound memory.
+STREAM_CHUNK_BYTES: Final = 1 * MiB
+
+# A job that keeps failing for a platform reason (storage down, a crash) is given up after this
+# many attempts and marked `failed` with the reason, so nothing stays `pending` forever.
+MAX_JOB_ATTEMPTS: Final = 3
+# Delay before a retried job runs again: storage blips usually last seconds.
+JOB_RETRY_DELAY_S: Final = 5.0
+# RabbitMQ cancels a consumer holding a message longer than its consumer_timeout (30 min by
+# default); a job is cut off well before that and retried.
+JOB_TIME_LIMIT_S: Final = 20 * 60
+
+# A committed job not confirmed as published (or lost) is republished after this long.
+REPUBLISH_AFTER_S: Final = 60.0
+RECONCILE_INTERVAL_S: Final = 30.0
+
+# How often the queue-length gauge is refreshed from the broker (autoscaling reads it).
+QUEUE_GAUGE_INTERVAL_S: Final = 5.0
+
+# Kubernetes gives 30 s by default between SIGTERM and SIGKILL; drain in less.
+SHUTDOWN_GRACE_S: Final = 25.0
+
+# The status body shows at most this many findings per rule; the rest are paginated.
+FINDINGS_PER_RULE_IN_STATUS: Final = 20
+FINDINGS_PAGE_DEFAULT: Final = 100
+FINDINGS_PAGE_MAX: Final = 1000
+DATASETS_PAGE_DEFAULT: Final = 50
+DATASETS_PAGE_MAX: Final = 200
+
+# Password hashing (scrypt): ~16 MiB of memory per hash, ~50 ms on this class of machine.
+SCRYPT_N: Final = 2**14
+SCRYPT_R: Final = 8
+SCRYPT_P: Final = 1
+
+# Login rate limit: attempts per username and per client address in a sliding minute.
+LOGIN_ATTEMPTS_PER_MINUTE: Final = 10

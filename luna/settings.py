@@ -1,0 +1,96 @@
+"""One `Settings`, read from the environment; names follow the original LUNA2025 service.
+
+    settings = load_settings()          # exits with one clear line on a bad value
+    settings.database_url, settings.amqp_url, settings.minio_bucket
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from luna import constants
+
+
+class Settings(BaseSettings):
+    """Configuration of one luna process (`serve` or `worker`)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = None
+    minio_endpoint: str | None = None
+    minio_public_endpoint: str | None = None
+    minio_access_key: str = "minioadmin"
+    minio_secret_key: SecretStr = SecretStr("minioadmin")
+    minio_bucket: str = "luna-datasets"
+    minio_region: str = "us-east-1"
+    minio_secure: bool = False
+    amqp_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AMQP_URL", "CELERY_BROKER_URL")
+    )
+    redis_url: str | None = None
+    jwt_secret_key: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    luna_host: str = "0.0.0.0"
+    luna_port: int = Field(default=8000, ge=0, le=65535)
+    luna_validators: int = Field(default=2, ge=0, le=64)
+    luna_data_dir: Path = Path(".luna")
+    luna_queue: str = "luna.validation"
+    luna_max_files: int = Field(default=constants.MAX_FILES_PER_DATASET, ge=1)
+    luna_max_file_bytes: int = Field(default=constants.MAX_FILE_BYTES, ge=1)
+    luna_upload_url_expires_s: int = Field(default=constants.UPLOAD_URL_EXPIRES_S, ge=60)
+    luna_token_expires_s: int = Field(default=constants.ACCESS_TOKEN_EXPIRES_S, ge=60)
+    luna_job_time_limit_s: float = Field(default=constants.JOB_TIME_LIMIT_S, gt=0)
+    luna_shutdown_grace_s: float = Field(default=constants.SHUTDOWN_GRACE_S, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("minio_endpoint", "minio_public_endpoint", mode="after")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if "://" not in value:
+            # MinIO deployments often give host:port; the scheme follows MINIO_SECURE later.
+            return value
+        return value.rstrip("/")
+
+    def s3_url(self, endpoint: str) -> str:
+        """An endpoint as a URL, adding the scheme MINIO_SECURE implies when it has none."""
+        if "://" in endpoint:
+            return endpoint
+        return f"{'https' if self.minio_secure else 'http'}://{endpoint}"
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field == "amqp_url":
+        return "AMQP_URL"
+    return field.upper()
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value stops the process with one line naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = _env_name(first["loc"])
+        sys.stderr.write(f"luna: bad configuration: {name}: {first['msg']}\n")
+        raise SystemExit(2) from None

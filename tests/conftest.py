@@ -1,0 +1,109 @@
+"""Session-wide infrastructure for the tests: real PostgreSQL, RabbitMQ, Redis and S3.
+
+Each test session gets its own database, queue names and bucket, so two sessions on one
+machine (or CI beside a developer) never see each other's state. State is reset per test by
+the fixtures that use it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from luna.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("LUNA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("LUNA_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("LUNA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = secrets.token_hex(4)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """A short random id naming this session's database, queues and bucket."""
+    return RUN_ID
+
+
+@pytest.fixture(scope="session")
+async def database_url(run_id: str) -> AsyncIterator[str]:
+    """A fresh, empty database for this test session, dropped at the end."""
+    name = f"luna_test_{run_id}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    return AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def queue_name(run_id: str) -> str:
+    """A queue name unique to this test, so leftovers of one test never reach another."""
+    return f"luna.test.{run_id}.{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def make_settings(database_url: str, s3_endpoint: str, amqp_url: str, queue_name: str, run_id: str):
+    """Build `Settings` pointing at this session's services; keyword overrides win."""
+
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "minio_endpoint": s3_endpoint,
+            "minio_access_key": "test",
+            "minio_secret_key": SecretStr("test"),
+            "minio_bucket": f"luna-test-{run_id}",
+            "amqp_url": amqp_url,
+            "luna_queue": queue_name,
+            "jwt_secret_key": SecretStr("test-secret-" + run_id),
+            "luna_validators": 2,
+            "luna_port": 0,
+        }
+        values.update(overrides)
+        data = Settings().model_dump()
+        data.update(values)
+        return Settings.model_construct(**data)
+
+    return build

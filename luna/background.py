@@ -1,0 +1,57 @@
+"""Periodic chores every luna process runs: republishing lost jobs, refreshing gauges.
+
+Each chore catches and logs its own failures, so a database blip skips one round instead of
+killing the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from luna import constants
+from luna.db import queries
+from luna.errors import BackendUnavailable
+from luna.observability import Metrics
+from luna.queue.base import JobQueue
+
+log = logging.getLogger("luna.background")
+
+
+async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name: str) -> None:
+    """Run `chore` forever, `interval_s` apart; failures are logged, never raised."""
+    while True:
+        try:
+            await chore()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s failed this round: %r", name, exc)
+        await asyncio.sleep(interval_s)
+
+
+async def republish_lost_jobs(db: asyncpg.Pool, queue: JobQueue) -> None:
+    """Publish jobs whose message was never confirmed or seems lost (a settled job is skipped
+    by the validator, so a spare message costs nothing)."""
+    job_ids = await queries.jobs_to_republish(
+        db,
+        unconfirmed_after_s=constants.RECONCILE_INTERVAL_S / 3,
+        silent_after_s=constants.REPUBLISH_AFTER_S * 15,
+    )
+    for job_id in job_ids:
+        try:
+            await queue.publish(job_id)
+        except BackendUnavailable as exc:
+            log.warning("republishing job %d failed: %s", job_id, exc)
+            return
+        await queries.mark_published(db, job_id)
+        log.info("republished job %d", job_id)
+
+
+async def refresh_gauges(db: asyncpg.Pool | None, queue: JobQueue, metrics: Metrics) -> None:
+    metrics.queue_length.set({}, await queue.length())
+    if db is not None:
+        metrics.concurrent_uploads.set({}, await queries.count_uploading(db))

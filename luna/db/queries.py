@@ -1,0 +1,403 @@
+"""Every runtime SQL statement luna runs, named. Functions take a connection (or pool) first.
+
+The data layer raises domain errors from `luna.errors`; callers never see SQL details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from typing import TypeAlias
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+# ---------------------------------------------------------------- teams and users
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    password_hash: str
+    team_id: int
+    team_name: str
+    is_admin: bool
+
+
+FETCH_USER_SQL = """
+SELECT u.id, u.username, u.password_hash, u.team_id, t.name AS team_name, u.is_admin
+FROM users u JOIN teams t ON t.id = u.team_id
+WHERE u.username = $1
+"""
+
+
+async def fetch_user(conn: Conn, username: str) -> User | None:
+    row = await conn.fetchrow(FETCH_USER_SQL, username)
+    return User(**dict(row)) if row else None
+
+
+UPSERT_TEAM_SQL = """
+INSERT INTO teams (name) VALUES ($1)
+ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+RETURNING id
+"""
+
+UPSERT_USER_SQL = """
+INSERT INTO users (username, password_hash, team_id, is_admin) VALUES ($1, $2, $3, $4)
+ON CONFLICT (username) DO UPDATE
+    SET password_hash = EXCLUDED.password_hash, team_id = EXCLUDED.team_id,
+        is_admin = EXCLUDED.is_admin
+RETURNING id, (xmax = 0) AS created
+"""
+
+
+async def save_user(
+    conn: asyncpg.Connection, username: str, *, password_hash: str, team: str, is_admin: bool
+) -> tuple[int, bool]:
+    """Create the team if needed and the user (or reset an existing user's password and team)."""
+    async with conn.transaction():
+        team_id = await conn.fetchval(UPSERT_TEAM_SQL, team)
+        row = await conn.fetchrow(UPSERT_USER_SQL, username, password_hash, team_id, is_admin)
+    return int(row["id"]), bool(row["created"])
+
+
+COUNT_ADMINS_SQL = "SELECT count(*) FROM users WHERE is_admin"
+
+
+async def count_admins(conn: Conn) -> int:
+    return int(await conn.fetchval(COUNT_ADMINS_SQL))
+
+
+# ---------------------------------------------------------------- datasets and files
+
+
+INSERT_DATASET_SQL = """
+INSERT INTO datasets (team_id, user_id, name, description, files_count, bytes_total)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+"""
+
+INSERT_FILES_SQL = """
+INSERT INTO dataset_files (dataset_id, filename, content_type, size_bytes, sha256, s3_key)
+SELECT $1, f.filename, f.content_type, f.size_bytes, f.sha256, $6 || f.filename
+FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
+    AS f (filename, content_type, size_bytes, sha256)
+RETURNING id, filename, s3_key
+"""
+
+
+@dataclass(frozen=True)
+class NewFile:
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str | None
+
+
+async def create_dataset(
+    conn: asyncpg.Connection,
+    *,
+    team_id: int,
+    user_id: int,
+    name: str,
+    description: str | None,
+    files: Sequence[NewFile],
+) -> tuple[int, dict[str, tuple[int, str]]]:
+    """Record a dataset and its declared files; returns its id and {filename: (file_id, key)}."""
+    async with conn.transaction():
+        dataset_id = await conn.fetchval(
+            INSERT_DATASET_SQL,
+            team_id,
+            user_id,
+            name,
+            description,
+            len(files),
+            sum(f.size_bytes for f in files),
+        )
+        rows = await conn.fetch(
+            INSERT_FILES_SQL,
+            dataset_id,
+            [f.filename for f in files],
+            [f.content_type for f in files],
+            [f.size_bytes for f in files],
+            [f.sha256 for f in files],
+            f"datasets/{dataset_id}/",
+        )
+    return int(dataset_id), {r["filename"]: (int(r["id"]), r["s3_key"]) for r in rows}
+
+
+FETCH_DATASET_OWNER_SQL = "SELECT id, team_id, status FROM datasets WHERE id = $1"
+
+
+async def fetch_dataset_owner(conn: Conn, dataset_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(FETCH_DATASET_OWNER_SQL, dataset_id)
+
+
+LOCK_DATASET_SQL = "SELECT id, team_id, status, files_count FROM datasets WHERE id = $1 FOR UPDATE"
+QUEUE_DATASET_SQL = "UPDATE datasets SET status = 'queued', updated_at = now() WHERE id = $1"
+INSERT_JOB_SQL = """
+INSERT INTO validation_jobs (id, files_total) VALUES ($1, $2)
+ON CONFLICT (id) DO NOTHING
+"""
+FETCH_JOB_SQL = """
+SELECT id, status, attempts, files_done, files_total, results, error_message, created_at,
+       published_at, started_at, completed_at
+FROM validation_jobs WHERE id = $1
+"""
+
+
+async def queue_dataset(conn: asyncpg.Connection, dataset_id: int) -> asyncpg.Record | None:
+    """Move an uploading dataset to `queued` with its job; a repeat returns the same job.
+
+    Returns None when the dataset does not exist.
+    """
+    async with conn.transaction():
+        dataset = await conn.fetchrow(LOCK_DATASET_SQL, dataset_id)
+        if dataset is None:
+            return None
+        if dataset["status"] == "uploading":
+            await conn.execute(QUEUE_DATASET_SQL, dataset_id)
+            await conn.execute(INSERT_JOB_SQL, dataset_id, dataset["files_count"])
+        return await conn.fetchrow(FETCH_JOB_SQL, dataset_id)
+
+
+MARK_PUBLISHED_SQL = "UPDATE validation_jobs SET published_at = now() WHERE id = $1"
+
+
+async def mark_published(conn: Conn, job_id: int) -> None:
+    await conn.execute(MARK_PUBLISHED_SQL, job_id)
+
+
+LIST_DATASETS_SQL = """
+SELECT d.id AS dataset_id, d.name AS dataset_name, d.team_id, t.name AS team,
+       coalesce(j.status, 'uploading') AS status, d.status AS dataset_status,
+       j.results ->> 'verdict' AS verdict, d.created_at, d.files_count AS files,
+       d.bytes_total AS bytes
+FROM datasets d
+JOIN teams t ON t.id = d.team_id
+LEFT JOIN validation_jobs j ON j.id = d.id
+WHERE ($1::bigint IS NULL OR d.team_id = $1) AND ($2::bigint IS NULL OR d.id < $2)
+ORDER BY d.id DESC
+LIMIT $3
+"""
+
+
+async def list_datasets(
+    conn: Conn, *, team_id: int | None, before_id: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """Newest first; `team_id=None` lists every team's (organisers)."""
+    return list(await conn.fetch(LIST_DATASETS_SQL, team_id, before_id, limit))
+
+
+# ---------------------------------------------------------------- validation status
+
+
+FETCH_LOGS_SQL = """
+SELECT logged_at, level, message FROM validation_logs WHERE job_id = $1 ORDER BY id
+"""
+
+# Up to $2 findings per rule, in report order, so a 10,000-image dataset stays readable.
+FETCH_CAPPED_FINDINGS_SQL = """
+SELECT rule, severity, file, "row", message
+FROM (
+    SELECT *, row_number() OVER (PARTITION BY rule ORDER BY seq) AS nth
+    FROM findings WHERE job_id = $1
+) numbered
+WHERE nth <= $2
+ORDER BY seq
+"""
+
+COUNT_FINDINGS_BY_RULE_SQL = """
+SELECT rule, severity, count(*) AS total FROM findings WHERE job_id = $1
+GROUP BY rule, severity ORDER BY rule
+"""
+
+
+async def fetch_job(conn: Conn, job_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(FETCH_JOB_SQL, job_id)
+
+
+async def fetch_logs(conn: Conn, job_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_LOGS_SQL, job_id))
+
+
+async def fetch_capped_findings(conn: Conn, job_id: int, *, per_rule: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_CAPPED_FINDINGS_SQL, job_id, per_rule))
+
+
+async def count_findings_by_rule(conn: Conn, job_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(COUNT_FINDINGS_BY_RULE_SQL, job_id))
+
+
+FETCH_FINDINGS_PAGE_SQL = """
+SELECT seq, rule, severity, file, "row", message FROM findings
+WHERE job_id = $1 AND ($2::text IS NULL OR rule = $2) AND ($3::text IS NULL OR severity = $3)
+  AND seq > $4
+ORDER BY seq
+LIMIT $5
+"""
+COUNT_FINDINGS_SQL = """
+SELECT count(*) FROM findings
+WHERE job_id = $1 AND ($2::text IS NULL OR rule = $2) AND ($3::text IS NULL OR severity = $3)
+"""
+
+
+async def fetch_findings_page(
+    conn: Conn,
+    job_id: int,
+    *,
+    rule: str | None,
+    severity: str | None,
+    after_seq: int,
+    limit: int,
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(FETCH_FINDINGS_PAGE_SQL, job_id, rule, severity, after_seq, limit)
+    total = await conn.fetchval(COUNT_FINDINGS_SQL, job_id, rule, severity)
+    return list(rows), int(total)
+
+
+# ---------------------------------------------------------------- the validation job
+
+
+CLAIM_JOB_SQL = """
+UPDATE validation_jobs
+SET status = 'processing', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+    heartbeat_at = now(), worker = $2
+WHERE id = $1 AND status IN ('pending', 'processing')
+RETURNING id, attempts, files_total
+"""
+DATASET_VALIDATING_SQL = """
+UPDATE datasets SET status = 'validating', updated_at = now() WHERE id = $1
+"""
+
+
+async def claim_job(conn: asyncpg.Connection, job_id: int, *, worker: str) -> int | None:
+    """Start an attempt at a job; returns the attempt number, or None if it is settled/absent."""
+    async with conn.transaction():
+        row = await conn.fetchrow(CLAIM_JOB_SQL, job_id, worker)
+        if row is None:
+            return None
+        await conn.execute(DATASET_VALIDATING_SQL, job_id)
+    return int(row["attempts"])
+
+
+FETCH_DECLARED_FILES_SQL = """
+SELECT id AS file_id, filename, content_type, size_bytes, sha256, s3_key
+FROM dataset_files WHERE dataset_id = $1 ORDER BY id
+"""
+
+
+async def fetch_declared_files(conn: Conn, dataset_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_DECLARED_FILES_SQL, dataset_id))
+
+
+RECORD_PROGRESS_SQL = """
+UPDATE validation_jobs SET files_done = $2, heartbeat_at = now()
+WHERE id = $1 AND status = 'processing'
+"""
+
+
+async def record_progress(conn: Conn, job_id: int, *, files_done: int) -> None:
+    await conn.execute(RECORD_PROGRESS_SQL, job_id, files_done)
+
+
+INSERT_LOG_SQL = "INSERT INTO validation_logs (job_id, level, message) VALUES ($1, $2, $3)"
+
+
+async def add_log(conn: Conn, job_id: int, *, level: str, message: str) -> None:
+    await conn.execute(INSERT_LOG_SQL, job_id, level, message)
+
+
+COMPLETE_JOB_SQL = """
+UPDATE validation_jobs
+SET status = 'completed', results = $2, files_done = files_total, completed_at = now(),
+    heartbeat_at = now(), error_message = NULL
+WHERE id = $1 AND status = 'processing'
+"""
+DATASET_VALIDATED_SQL = """
+UPDATE datasets SET status = 'validated', updated_at = now() WHERE id = $1
+"""
+DELETE_FINDINGS_SQL = "DELETE FROM findings WHERE job_id = $1"
+COPY_FINDINGS_COLUMNS = ("job_id", "seq", "rule", "severity", "file", "row", "message")
+
+
+async def complete_job(
+    conn: asyncpg.Connection,
+    job_id: int,
+    *,
+    results: dict[str, Any],
+    findings: Sequence[tuple[str, str, str | None, int | None, str]],
+    log_message: str,
+) -> bool:
+    """Commit a job's results and every finding at once; False when another attempt won."""
+    async with conn.transaction():
+        status = await conn.execute(COMPLETE_JOB_SQL, job_id, results)
+        if status != "UPDATE 1":
+            return False
+        await conn.execute(DATASET_VALIDATED_SQL, job_id)
+        await conn.execute(DELETE_FINDINGS_SQL, job_id)
+        await conn.copy_records_to_table(
+            "findings",
+            records=[(job_id, seq, *f) for seq, f in enumerate(findings, start=1)],
+            columns=COPY_FINDINGS_COLUMNS,
+        )
+        await conn.execute(INSERT_LOG_SQL, job_id, "INFO", log_message)
+    return True
+
+
+FAIL_JOB_SQL = """
+UPDATE validation_jobs
+SET status = 'failed', error_message = $2, completed_at = now(), heartbeat_at = now()
+WHERE id = $1 AND status IN ('pending', 'processing')
+"""
+DATASET_FAILED_SQL = "UPDATE datasets SET status = 'failed', updated_at = now() WHERE id = $1"
+
+
+async def fail_job(conn: asyncpg.Connection, job_id: int, *, reason: str) -> bool:
+    """Give up on a job for a platform reason; the team sees `failed` with the reason."""
+    async with conn.transaction():
+        status = await conn.execute(FAIL_JOB_SQL, job_id, reason)
+        if status != "UPDATE 1":
+            return False
+        await conn.execute(DATASET_FAILED_SQL, job_id)
+        await conn.execute(INSERT_LOG_SQL, job_id, "ERROR", reason)
+    return True
+
+
+# ---------------------------------------------------------------- the reconciler
+
+
+# Jobs whose message may be lost: committed but never confirmed as published, long pending,
+# or processing with no sign of life. Republishing is harmless: a settled job is skipped.
+FIND_LOST_JOBS_SQL = """
+SELECT id FROM validation_jobs
+WHERE (status = 'pending' AND published_at IS NULL AND created_at < now() - $1::interval)
+   OR (status = 'pending' AND published_at < now() - $2::interval)
+   OR (status = 'processing' AND heartbeat_at < now() - $2::interval)
+ORDER BY id
+LIMIT 1000
+"""
+
+
+async def jobs_to_republish(
+    conn: Conn, *, unconfirmed_after_s: float, silent_after_s: float
+) -> list[int]:
+    rows = await conn.fetch(
+        FIND_LOST_JOBS_SQL,
+        timedelta(seconds=unconfirmed_after_s),
+        timedelta(seconds=silent_after_s),
+    )
+    return [int(r["id"]) for r in rows]
+
+
+COUNT_UPLOADING_SQL = "SELECT count(*) FROM datasets WHERE status = 'uploading'"
+
+
+async def count_uploading(conn: Conn) -> int:
+    return int(await conn.fetchval(COUNT_UPLOADING_SQL))

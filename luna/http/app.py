@@ -1,0 +1,156 @@
+"""The aiohttp application for both modes.
+
+    app = create_app(settings, mode="serve")    # the API, plus validators when LUNA_VALIDATORS > 0
+    app = create_app(settings, mode="worker")   # validators, with probes and /metrics only
+
+Every backing service is one `cleanup_ctx` entry, so shutdown closes exactly what started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal
+
+from aiohttp import web
+from aiohttp_jwt import JWTMiddleware
+
+from luna import constants
+from luna.actors import ValidatorPool, validator_pool
+from luna.auth import JWT_ALGORITHM
+from luna.background import every, refresh_gauges, republish_lost_jobs
+from luna.errors import Unauthorized
+from luna.http.keys import DB, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
+from luna.http.middlewares import observe, problems
+from luna.http.routes import add_api_routes, add_probe_routes
+from luna.observability import Metrics
+from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from luna.resources import open_database, open_queue, open_redis, open_store
+from luna.settings import Settings
+from luna.validation_job import ValidationJobRunner
+
+log = logging.getLogger("luna.app")
+
+Mode = Literal["serve", "worker"]
+POOL = web.AppKey("validator_pool", ValidatorPool)
+
+# Routes reachable without a token; anchored because aiohttp-jwt matches with re.match.
+PUBLIC_PATHS = (
+    r"/api/v1/auth/login$",
+    r"/health$",
+    r"/readiness$",
+    r"/liveness$",
+    r"/metrics$",
+    r"/store/",
+)
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def _resource(key: web.AppKey[Any], opener: Callable[[Settings], AbstractAsyncContextManager[Any]]):
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with opener(app[SETTINGS]) as value:
+            app[key] = value
+            yield
+
+    return context
+
+
+async def _limiter(app: web.Application) -> AsyncIterator[None]:
+    limit = constants.LOGIN_ATTEMPTS_PER_MINUTE
+    async with open_redis(app[SETTINGS]) as redis:
+        limiter: RateLimiter = (
+            RedisRateLimiter(redis, limit=limit) if redis else MemoryRateLimiter(limit=limit)
+        )
+        app[LIMITER] = limiter
+        yield
+
+
+async def _validators(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    runner = ValidationJobRunner(
+        db=app[DB],
+        store=app[STORE],
+        metrics=app[METRICS],
+        worker=f"{socket.gethostname()}-{os.getpid()}",
+    )
+    async with validator_pool(
+        app[QUEUE],
+        runner,
+        size=settings.luna_validators,
+        job_time_limit_s=settings.luna_job_time_limit_s,
+        shutdown_grace_s=settings.luna_shutdown_grace_s,
+    ) as pool:
+        app[POOL] = pool
+        yield
+
+
+async def _chores(app: web.Application) -> AsyncIterator[None]:
+    db, queue, metrics = app[DB], app[QUEUE], app[METRICS]
+    async with asyncio.TaskGroup() as group:
+        tasks = [
+            group.create_task(
+                every(
+                    constants.RECONCILE_INTERVAL_S,
+                    lambda: republish_lost_jobs(db, queue),
+                    name="republish lost jobs",
+                )
+            ),
+            group.create_task(
+                every(
+                    constants.QUEUE_GAUGE_INTERVAL_S,
+                    lambda: refresh_gauges(db, queue, metrics),
+                    name="refresh gauges",
+                )
+            ),
+        ]
+        app[STATE]["ready"] = True
+        yield
+        app[STATE]["ready"] = False
+        for task in tasks:
+            task.cancel()
+
+
+def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
+    middlewares: list[Any] = [observe, problems]
+    if mode == "serve":
+        if settings.jwt_secret_key is None:
+            from luna.resources import ConfigurationError
+
+            raise ConfigurationError("JWT_SECRET_KEY is not set; give it a long random value")
+        middlewares.append(
+            JWTMiddleware(
+                settings.jwt_secret_key.get_secret_value(),
+                algorithms=[JWT_ALGORITHM],
+                whitelist=PUBLIC_PATHS,
+                token_getter=_bearer_token,
+            )
+        )
+    app = web.Application(middlewares=middlewares, client_max_size=constants.MAX_REQUEST_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[STATE] = {"ready": False, "draining": False, "mode": mode}
+    app.cleanup_ctx.append(_resource(DB, open_database))
+    app.cleanup_ctx.append(_resource(STORE, open_store))
+    app.cleanup_ctx.append(_resource(QUEUE, open_queue))
+    if mode == "serve":
+        app.cleanup_ctx.append(_limiter)
+    if settings.luna_validators > 0 or mode == "worker":
+        app.cleanup_ctx.append(_validators)
+    app.cleanup_ctx.append(_chores)
+    add_probe_routes(app)
+    if mode == "serve":
+        add_api_routes(app)
+    return app

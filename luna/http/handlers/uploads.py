@@ -1,0 +1,144 @@
+"""POST /api/v1/upload/start and /upload/complete: declare a dataset, then hand it over."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from luna.auth import Principal
+from luna.db import queries
+from luna.errors import BackendUnavailable, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from luna.http.keys import DB, QUEUE, SETTINGS, STORE
+from luna.http.models import FileDeclaration, UploadCompleteRequest, UploadStartRequest
+from luna.http.requests import caller, parse, read_json_object
+from luna.http.responses import json_response
+from luna.observability import log_context
+from luna.settings import Settings
+
+log = logging.getLogger("luna.uploads")
+
+STATUS_MESSAGES = {
+    "pending": "validation is queued; follow it at /api/v1/validation/{id}/status",
+    "processing": "validation is running",
+    "completed": "validation has finished; see its status for the verdict",
+    "failed": "validation could not run; see its status for the reason",
+}
+
+
+def check_declared_files(files: list[FileDeclaration], settings: Settings) -> None:
+    """Refuse what can never become a valid upload, naming the field to fix."""
+    if len(files) > settings.luna_max_files:
+        raise PayloadTooLarge(
+            f"{len(files)} files declared; a dataset holds at most {settings.luna_max_files}",
+            errors=[{"field": "files", "message": f"at most {settings.luna_max_files} files"}],
+        )
+    too_large = [
+        {
+            "field": f"files[{i}].size_bytes",
+            "message": f"{f.filename}: {f.size_bytes} bytes is over the "
+            f"{settings.luna_max_file_bytes}-byte limit per file",
+        }
+        for i, f in enumerate(files)
+        if f.size_bytes > settings.luna_max_file_bytes
+    ]
+    if too_large:
+        raise PayloadTooLarge(too_large[0]["message"], errors=too_large)
+    seen: dict[str, int] = {}
+    duplicates = []
+    for i, f in enumerate(files):
+        folded = f.filename.casefold()
+        if folded in seen:
+            duplicates.append(
+                {
+                    "field": f"files[{i}].filename",
+                    "message": f"{f.filename!r} repeats files[{seen[folded]}] "
+                    "(names are compared ignoring case); give each file its own name",
+                }
+            )
+        else:
+            seen[folded] = i
+    if duplicates:
+        raise Unprocessable(duplicates[0]["message"], errors=duplicates)
+
+
+async def start_upload(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = parse(UploadStartRequest, await read_json_object(request))
+    settings = request.app[SETTINGS]
+    check_declared_files(body.files, settings)
+    if body.team_id is not None and body.team_id != who.team_id:
+        raise Forbidden(
+            f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
+        )
+    dataset_id, stored = await queries.create_dataset(
+        request.app[DB],
+        team_id=who.team_id,
+        user_id=who.user_id,
+        name=body.dataset_name,
+        description=body.description,
+        files=[
+            queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256) for f in body.files
+        ],
+    )
+    store = request.app[STORE]
+    expires_in_s = settings.luna_upload_url_expires_s
+    urls: list[dict[str, Any]] = []
+    for f in body.files:
+        file_id, key = stored[f.filename]
+        upload = await store.presign_put(
+            key, content_type=f.content_type, size_bytes=f.size_bytes, expires_in_s=expires_in_s
+        )
+        urls.append(
+            {
+                "file_id": file_id,
+                "filename": f.filename,
+                "upload_url": upload.url,
+                "s3_key": key,
+                "method": upload.method,
+                "headers": upload.headers,
+            }
+        )
+    with log_context(dataset_id=dataset_id):
+        log.info("upload started: %d files", len(urls))
+    return json_response(
+        {"dataset_id": dataset_id, "upload_urls": urls, "expires_in": expires_in_s}
+    )
+
+
+async def visible_dataset(request: web.Request, dataset_id: int, who: Principal) -> Any:
+    """The dataset's owner row, or 404 when it is absent or another team's."""
+    owner = await queries.fetch_dataset_owner(request.app[DB], dataset_id)
+    if owner is None or (owner["team_id"] != who.team_id and not who.is_admin):
+        raise NotFound(f"dataset {dataset_id} does not exist or is not your team's")
+    return owner
+
+
+async def complete_upload(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = parse(UploadCompleteRequest, await read_json_object(request))
+    dataset_id = body.dataset_id
+    await visible_dataset(request, dataset_id, who)
+    async with request.app[DB].acquire() as conn:
+        job = await queries.queue_dataset(conn, dataset_id)
+    if job is None:
+        raise NotFound(f"dataset {dataset_id} does not exist or is not your team's")
+    with log_context(dataset_id=dataset_id, job_id=job["id"]):
+        if job["status"] == "pending" and job["published_at"] is None:
+            try:
+                await request.app[QUEUE].publish(job["id"])
+                await queries.mark_published(request.app[DB], job["id"])
+                log.info("validation job published")
+            except BackendUnavailable as exc:
+                # The job row is committed: the reconciler publishes it once the broker is back.
+                log.warning("publish failed, the reconciler will retry: %s", exc)
+    status = job["status"]
+    return json_response(
+        {
+            "dataset_id": dataset_id,
+            "validation_job_id": job["id"],
+            "status": status,
+            "message": STATUS_MESSAGES[status].format(id=dataset_id),
+        }
+    )

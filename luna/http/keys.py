@@ -1,0 +1,23 @@
+"""Typed application keys: everything a handler reaches through `request.app`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from luna.observability import Metrics
+from luna.queue.base import JobQueue
+from luna.ratelimit import RateLimiter
+from luna.settings import Settings
+from luna.storage.base import ObjectStore
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+DB = web.AppKey("db", asyncpg.Pool)
+STORE = web.AppKey("store", ObjectStore)
+QUEUE = web.AppKey("queue", JobQueue)
+# Mutable process state probes read: {"ready": bool, "draining": bool}.
+STATE = web.AppKey("state", dict[str, Any])
+LIMITER = web.AppKey("limiter", RateLimiter)

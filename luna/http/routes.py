@@ -1,0 +1,23 @@
+"""Every route luna serves, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from luna.http.handlers import auth, datasets, probes, uploads, validation
+
+
+def add_probe_routes(app: web.Application) -> None:
+    app.router.add_get("/health", probes.health)
+    app.router.add_get("/readiness", probes.readiness)
+    app.router.add_get("/liveness", probes.liveness)
+    app.router.add_get("/metrics", probes.metrics)
+
+
+def add_api_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/auth/login", auth.login)
+    app.router.add_post("/api/v1/upload/start", uploads.start_upload)
+    app.router.add_post("/api/v1/upload/complete", uploads.complete_upload)
+    app.router.add_get("/api/v1/datasets", datasets.list_datasets)
+    app.router.add_get("/api/v1/validation/{dataset_id}/status", validation.validation_status)
+    app.router.add_get("/api/v1/validation/{dataset_id}/findings", validation.validation_findings)

@@ -1,7 +1,7 @@
 """One `Settings`, read from the environment; names follow the original LUNA2025 service.
 
-    settings = load_settings()          # exits with one clear line on a bad value
-    settings.database_url, settings.amqp_url, settings.minio_bucket
+settings = load_settings()          # exits with one clear line on a bad value
+settings.database_url, settings.amqp_url, settings.minio_bucket
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""S3 presigned PUT URLs (AWS Signature Version 4, query-string form), signed offline.
+
+`upload/start` presigns one URL per file, up to 100,000 per request: botocore's presigner costs
+~350 µs a URL (35 s of event loop for one large dataset), this one a few microseconds. It signs
+path-style URLs for any endpoint, so URLs can name the public address clients reach the store
+under while luna itself talks to an internal one.
+
+    signer = PresignedPutSigner("http://files.example.org:9000", access_key="ak",
+                                secret_key="sk", region="us-east-1")
+    url = signer.presign_put("bucket", "datasets/17/a.png", content_type="image/png",
+                             size_bytes=1024, expires_in_s=3600)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+_ALGORITHM = "AWS4-HMAC-SHA256"
+_SERVICE = "s3"
+# The body is not known when presigning, so S3 signs this constant in its place.
+_UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+# Signed headers, in canonical (sorted) order: the store refuses a PUT whose type or length
+# differs from what was presigned.
+_SIGNED_HEADERS = "content-length;content-type;host"
+# SigV4 caps a presigned URL's life at seven days.
+MAX_EXPIRES_S = 7 * 24 * 3600
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _hmac_sha256(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def _uri_encode(value: str, *, keep_slash: bool) -> str:
+    # RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes.
+    return quote(value, safe="-_.~/" if keep_slash else "-_.~")
+
+
+def _canonical_header_value(value: str) -> str:
+    return " ".join(value.split())
+
+
+class PresignedPutSigner:
+    """Signs PUT URLs for one endpoint and one set of credentials."""
+
+    def __init__(self, endpoint_url: str, *, access_key: str, secret_key: str, region: str):
+        parts = urlsplit(endpoint_url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise ValueError(f"not an http(s) endpoint URL: {endpoint_url!r}")
+        host = parts.hostname
+        if ":" in host:  # an IPv6 literal keeps its brackets in the Host header
+            host = f"[{host}]"
+        if parts.port is not None and parts.port != _DEFAULT_PORTS[parts.scheme]:
+            host = f"{host}:{parts.port}"
+        self._origin = f"{parts.scheme}://{host}"
+        self._host = host
+        self._base_path = parts.path.rstrip("/")
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._region = region
+        # The signing key changes once a day; derive it once per date, not once per URL.
+        self._key_date = ""
+        self._signing_key = b""
+
+    def _key_for(self, date: str) -> bytes:
+        if date != self._key_date:
+            key = _hmac_sha256(f"AWS4{self._secret_key}".encode(), date)
+            for part in (self._region, _SERVICE, "aws4_request"):
+                key = _hmac_sha256(key, part)
+            self._key_date, self._signing_key = date, key
+        return self._signing_key
+
+    def presign_put(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        size_bytes: int,
+        expires_in_s: int,
+        now: datetime | None = None,
+    ) -> str:
+        """A URL accepting one PUT of exactly this Content-Type and Content-Length."""
+        if not 1 <= expires_in_s <= MAX_EXPIRES_S:
+            raise ValueError(f"expires_in_s must be within 1..{MAX_EXPIRES_S}")
+        if size_bytes < 0:
+            raise ValueError("size_bytes must not be negative")
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+        date = amz_date[:8]
+        scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"
+        path = _uri_encode(f"{self._base_path}/{bucket}/{key}", keep_slash=True)
+        # Already in sorted order, as the canonical query string requires.
+        query = "&".join(
+            (
+                f"X-Amz-Algorithm={_ALGORITHM}",
+                f"X-Amz-Credential={_uri_encode(f'{self._access_key}/{scope}', keep_slash=False)}",
+                f"X-Amz-Date={amz_date}",
+                f"X-Amz-Expires={expires_in_s}",
+                f"X-Amz-SignedHeaders={_uri_encode(_SIGNED_HEADERS, keep_slash=False)}",
+            )
+        )
+        canonical_request = "\n".join(
+            (
+                "PUT",
+                path,
+                query,
+                f"content-length:{size_bytes}",
+                f"content-type:{_canonical_header_value(content_type)}",
+                f"host:{self._host}",
+                "",
+                _SIGNED_HEADERS,
+                _UNSIGNED_PAYLOAD,
+            )
+        )
+        string_to_sign = "\n".join(
+            (_ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
+        )
+        signature = hmac.new(self._key_for(date), string_to_sign.encode(), hashlib.sha256)
+        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature.hexdigest()}"

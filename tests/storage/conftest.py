@@ -59,6 +59,7 @@ def s3_settings(s3_endpoint: str, bucket_prefix: str) -> Callable[..., Settings]
     return build
 
 
+@pytest.fixture
 def unreachable_endpoint() -> str:
     """An address where nothing listens (the port was free a moment ago)."""
     return f"127.0.0.1:{_free_port()}"

@@ -52,5 +52,7 @@ SCRYPT_N: Final = 2**14
 SCRYPT_R: Final = 8
 SCRYPT_P: Final = 1
 
-# Login rate limit: attempts per username and per client address in a sliding minute.
-LOGIN_ATTEMPTS_PER_MINUTE: Final = 10
+# Failed logins allowed per minute: per username (guessing one password), and per client
+# address, higher because a whole team may sit behind one NAT address.
+LOGIN_FAILURES_PER_USER_PER_MINUTE: Final = 10
+LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE: Final = 50

@@ -2,8 +2,8 @@
 
 In Redis when REDIS_URL is set, so every replica sees the same counts; in memory otherwise.
 
-    limiter = MemoryRateLimiter(limit=10)
-    if retry_after_s := await limiter.blocked("user:alice"): ...   # refuse, say when to retry
+    limiter = MemoryRateLimiter()
+    if retry_after_s := await limiter.blocked("user:alice", limit=10): ...  # refuse, say when
     await limiter.record_failure("user:alice")
 """
 
@@ -16,7 +16,7 @@ WINDOW_S = 60
 
 
 class RateLimiter(Protocol):
-    async def blocked(self, key: str) -> int | None:
+    async def blocked(self, key: str, *, limit: int) -> int | None:
         """Seconds until `key` may try again, or None when it may now."""
         ...
 
@@ -30,13 +30,12 @@ def _window(now_s: float) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
-    def __init__(self, *, limit: int) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
 
-    async def blocked(self, key: str) -> int | None:
+    async def blocked(self, key: str, *, limit: int) -> int | None:
         index, left_s = _window(time.time())
-        return left_s if self._counts.get((key, index), 0) >= self.limit else None
+        return left_s if self._counts.get((key, index), 0) >= limit else None
 
     async def record_failure(self, key: str) -> None:
         index, _ = _window(time.time())
@@ -47,18 +46,17 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: object, *, limit: int, prefix: str = "luna:login:") -> None:
+    def __init__(self, redis: object, *, prefix: str = "luna:login:") -> None:
         self.redis = redis
-        self.limit = limit
         self.prefix = prefix
 
     def _key(self, key: str, index: int) -> str:
         return f"{self.prefix}{key}:{index}"
 
-    async def blocked(self, key: str) -> int | None:
+    async def blocked(self, key: str, *, limit: int) -> int | None:
         index, left_s = _window(time.time())
         count = await self.redis.get(self._key(key, index))  # type: ignore[attr-defined]
-        return left_s if count is not None and int(count) >= self.limit else None
+        return left_s if count is not None and int(count) >= limit else None
 
     async def record_failure(self, key: str) -> None:
         index, _ = _window(time.time())

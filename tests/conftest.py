@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
+from support import Account
 
 from luna.settings import Settings
 
@@ -107,3 +109,62 @@ def make_settings(database_url: str, s3_endpoint: str, amqp_url: str, queue_name
         return Settings.model_construct(**data)
 
     return build
+
+
+# ---------------------------------------------------------------- database, app and accounts
+
+TABLES = "teams, users, datasets, dataset_files, validation_jobs, validation_logs, findings"
+
+
+@pytest.fixture(scope="session")
+async def migrated_database(database_url: str) -> str:
+    """The session database with every migration applied."""
+    from luna.db.migrate import migrate
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return database_url
+
+
+@pytest.fixture
+async def db(migrated_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the session database, emptied before the test."""
+    from luna.db.pool import database_pool
+
+    async with database_pool(migrated_database, max_size=4) as pool:
+        await pool.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        yield pool
+
+
+@pytest.fixture
+def add_account(db: asyncpg.Pool):
+    """Create a user (and its team); returns an `Account` with the plain password."""
+    from luna.auth import hash_password
+    from luna.db import queries
+
+    async def add(username: str, *, team: str, admin: bool = False) -> Account:
+        password = secrets.token_urlsafe(12)
+        async with db.acquire() as conn:
+            await queries.save_user(
+                conn, username, password_hash=hash_password(password), team=team, is_admin=admin
+            )
+            user = await queries.fetch_user(conn, username)
+        assert user is not None
+        return Account(username, password, team, user.team_id, admin)
+
+    return add
+
+
+@pytest.fixture
+def make_client(db: asyncpg.Pool, make_settings, aiohttp_client):
+    """Start luna's app (the real `create_app`) against this session's services."""
+    from luna.http.app import create_app
+
+    async def start(**overrides: object) -> TestClient:
+        overrides.setdefault("luna_validators", 0)
+        return await aiohttp_client(create_app(make_settings(**overrides), mode="serve"))
+
+    return start

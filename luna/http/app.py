@@ -69,11 +69,8 @@ def _resource(key: web.AppKey[Any], opener: Callable[[Settings], AbstractAsyncCo
 
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
-    limit = constants.LOGIN_ATTEMPTS_PER_MINUTE
     async with open_redis(app[SETTINGS]) as redis:
-        limiter: RateLimiter = (
-            RedisRateLimiter(redis, limit=limit) if redis else MemoryRateLimiter(limit=limit)
-        )
+        limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app[LIMITER] = limiter
         yield
 

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from luna import constants
 from luna.auth import issue_token, verify_login
 from luna.db import queries
 from luna.errors import TooManyRequests, Unauthorized
@@ -19,9 +20,12 @@ async def login(request: web.Request) -> web.Response:
     creds = parse(LoginRequest, await read_form_or_json(request))
     settings = request.app[SETTINGS]
     limiter = request.app[LIMITER]
-    keys = (f"user:{creds.username.lower()}", f"addr:{request.remote}")
-    for key in keys:
-        retry_after_s = await limiter.blocked(key)
+    limits = {
+        f"user:{creds.username.lower()}": constants.LOGIN_FAILURES_PER_USER_PER_MINUTE,
+        f"addr:{request.remote}": constants.LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE,
+    }
+    for key, limit in limits.items():
+        retry_after_s = await limiter.blocked(key, limit=limit)
         if retry_after_s is not None:
             raise TooManyRequests(
                 f"too many failed logins; try again in {retry_after_s} s",
@@ -30,7 +34,7 @@ async def login(request: web.Request) -> web.Response:
     user = await queries.fetch_user(request.app[DB], creds.username)
     # scrypt is deliberately slow: keep it off the event loop.
     if not await asyncio.to_thread(verify_login, creds.password, user):
-        for key in keys:
+        for key in limits:
             await limiter.record_failure(key)
         raise Unauthorized("wrong username or password")
     assert user is not None and settings.jwt_secret_key is not None

@@ -1,0 +1,42 @@
+# luna: `make run` starts the service on this machine, `make test` runs lint and every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.luna-installed
+
+.PHONY: run test lint format install services deploy-tools bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Starts PostgreSQL, RabbitMQ and Redis when they are installed but stopped.
+services:
+	@bash scripts/services.sh
+
+deploy-tools: install
+	@bash scripts/install-deploy-tools.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install services deploy-tools lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+run: install
+	@bash scripts/run.sh
+
+bench: install
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/memory.py

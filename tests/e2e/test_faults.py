@@ -1,0 +1,86 @@
+"""Faults survived: a worker killed mid-job, a broker that refused a publish."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+
+from support import login, upload, wait_for_status
+from test_flow import wait_for_consumers
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
+
+
+async def wait_for(predicate, *, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_worker_killed_mid_job_leaves_no_stuck_job(
+    make_client, make_settings, add_account, workers, amqp_url, queue_name, db
+):
+    settings = make_settings(luna_validators=1)
+    first, second = workers.start(settings), workers.start(settings)
+    names = {f"{socket.gethostname()}-{p.pid}": p for p in (first, second)}
+    client = await make_client(luna_validators=0)
+    await wait_for_consumers(amqp_url, queue_name, 2)
+    account = await add_account("alice", team="red")
+    headers = await login(client, account)
+    # Many files make a job long enough to be caught mid-way.
+    files = {f"img{i:04d}.png": PNG for i in range(400)}
+    dataset_id = await upload(client, headers, files)
+
+    async def running_somewhere():
+        row = await db.fetchrow(
+            "SELECT worker, files_done FROM validation_jobs WHERE id = $1 AND status = 'processing'",
+            dataset_id,
+        )
+        return row if row and row["files_done"] > 0 else None
+
+    row = await wait_for(running_somewhere, timeout_s=60, what="the job to make progress")
+    victim = names[row["worker"]]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert row["files_done"] < len(files), "the job finished before the kill; make it longer"
+
+    status = await wait_for_status(client, dataset_id, headers, timeout_s=90)
+    assert status["status"] == "completed", status
+    job = await db.fetchrow(
+        "SELECT attempts, worker FROM validation_jobs WHERE id = $1", dataset_id
+    )
+    assert job["attempts"] == 2
+    assert job["worker"] != row["worker"]
+    finished = await db.fetchval(
+        "SELECT count(*) FROM validation_logs WHERE job_id = $1 AND message LIKE 'validation finished%'",
+        dataset_id,
+    )
+    assert finished == 1
+    assert status["progress"]["files_done"] == len(files)
+
+
+async def test_a_job_committed_while_the_broker_refused_it_is_published_later(
+    make_client, add_account, db
+):
+    from luna.background import republish_lost_jobs
+    from luna.http.keys import QUEUE
+
+    account = await add_account("alice", team="red")
+    client = await make_client(luna_validators=1)
+    headers = await login(client, account)
+    dataset_id = await upload(client, headers, {"a.png": PNG}, complete=False)
+    # As if the publish after commit had failed: the job row exists, the message does not.
+    await db.execute("UPDATE datasets SET status = 'queued' WHERE id = $1", dataset_id)
+    await db.execute(
+        "INSERT INTO validation_jobs (id, files_total, created_at) VALUES ($1, 1, now() - interval '1 minute')",
+        dataset_id,
+    )
+    await republish_lost_jobs(db, client.app[QUEUE])
+    status = await wait_for_status(client, dataset_id, headers, timeout_s=30)
+    assert status["status"] == "completed"

@@ -76,39 +76,37 @@ class Metrics:
     """The metrics one luna process exports on /metrics (names from the original service)."""
 
     def __init__(self) -> None:
-        self.registry = Registry()
+        self.registry = registry = Registry()
         self.http_requests = Counter(
-            "http_requests_total", "HTTP requests by method, route and status."
+            "http_requests_total", "HTTP requests by method, route and status.", registry=registry
         )
         self.http_duration = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency by method and route.",
             buckets=_HTTP_BUCKETS,
+            registry=registry,
         )
         self.queue_length = Gauge(
-            "validation_queue_length", "Validation jobs waiting in the queue."
+            "validation_queue_length", "Validation jobs waiting in the queue.", registry=registry
         )
         self.validation_duration = Histogram(
             "validation_duration_seconds",
             "Time to validate one dataset, by outcome.",
             buckets=_JOB_BUCKETS,
+            registry=registry,
         )
         self.s3_uploads = Counter(
-            "s3_upload_count", "Files found stored in S3 by validation, as uploaded by teams."
+            "s3_upload_count",
+            "Files found stored in S3 by validation, as uploaded by teams.",
+            registry=registry,
         )
         self.s3_upload_bytes = Counter(
-            "s3_upload_bytes", "Bytes of the files found stored in S3 by validation."
+            "s3_upload_bytes",
+            "Bytes of the files found stored in S3 by validation.",
+            registry=registry,
         )
         self.concurrent_uploads = Gauge(
-            "concurrent_uploads", "Datasets whose upload has started and not completed."
+            "concurrent_uploads",
+            "Datasets whose upload has started and not completed.",
+            registry=registry,
         )
-        for metric in (
-            self.http_requests,
-            self.http_duration,
-            self.queue_length,
-            self.validation_duration,
-            self.s3_uploads,
-            self.s3_upload_bytes,
-            self.concurrent_uploads,
-        ):
-            self.registry.register(metric)

@@ -99,7 +99,7 @@ def make_settings(database_url: str, s3_endpoint: str, amqp_url: str, queue_name
             "minio_bucket": f"luna-test-{run_id}",
             "amqp_url": amqp_url,
             "luna_queue": queue_name,
-            "jwt_secret_key": SecretStr("test-secret-" + run_id),
+            "jwt_secret_key": SecretStr("test-secret-for-luna-tests-" + run_id),
             "luna_validators": 2,
             "luna_port": 0,
         }

@@ -20,7 +20,6 @@ from aiohttp import web
 from aiohttp_jwt import JWTMiddleware
 
 from luna import constants
-from luna.actors import ValidatorPool, validator_pool
 from luna.auth import JWT_ALGORITHM
 from luna.background import every, refresh_gauges, republish_lost_jobs
 from luna.errors import Unauthorized
@@ -36,7 +35,8 @@ from luna.validation_job import ValidationJobRunner
 log = logging.getLogger("luna.app")
 
 Mode = Literal["serve", "worker"]
-POOL = web.AppKey("validator_pool", ValidatorPool)
+# The validator pool, when this process runs validators (luna.actors.ValidatorPool).
+POOL: web.AppKey[Any] = web.AppKey("validator_pool", object)
 
 # Routes reachable without a token; anchored because aiohttp-jwt matches with re.match.
 PUBLIC_PATHS = (
@@ -76,6 +76,9 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _validators(app: web.Application) -> AsyncIterator[None]:
+    # Imported here: an API-only replica never loads the actor runtime.
+    from luna.actors import validator_pool
+
     settings = app[SETTINGS]
     runner = ValidationJobRunner(
         db=app[DB],

@@ -72,16 +72,18 @@ async def start_upload(request: web.Request) -> web.Response:
         raise Forbidden(
             f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
         )
-    dataset_id, stored = await queries.create_dataset(
-        request.app[DB],
-        team_id=who.team_id,
-        user_id=who.user_id,
-        name=body.dataset_name,
-        description=body.description,
-        files=[
-            queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256) for f in body.files
-        ],
-    )
+    async with request.app[DB].acquire() as conn:
+        dataset_id, stored = await queries.create_dataset(
+            conn,
+            team_id=who.team_id,
+            user_id=who.user_id,
+            name=body.dataset_name,
+            description=body.description,
+            files=[
+                queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256)
+                for f in body.files
+            ],
+        )
     store = request.app[STORE]
     expires_in_s = settings.luna_upload_url_expires_s
     urls: list[dict[str, Any]] = []

@@ -9,15 +9,20 @@ dataset as a whole:
     results = judge_dataset(declared_files, reports)  # verdict, findings, stats, files
 """
 
-from luna.validation.pipeline import FileInspector, judge_dataset, missing_file_report
+from luna.validation.inspect import FileInspector, missing_file_report
+from luna.validation.judge import judge_dataset
 from luna.validation.report import DeclaredFile, FileReport, Finding, Results
+from luna.validation.ruleset import RULESET, SEVERITY, Rule
 
 __all__ = [
+    "RULESET",
+    "SEVERITY",
     "DeclaredFile",
     "FileInspector",
     "FileReport",
     "Finding",
     "Results",
+    "Rule",
     "judge_dataset",
     "missing_file_report",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["error", "warning"]
-RULESET = "luna2025-xray-v1"
+from luna.validation.files import FileKind, kind_of
+from luna.validation.ruleset import RULE_ORDER, RULESET, SEVERITY, Rule, Severity
+
+__all__ = ["RULESET", "DeclaredFile", "FileReport", "Finding", "Results", "Severity"]
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,29 @@ class DeclaredFile:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem: which rule, how bad, where (file, 1-based CSV row) and how to fix it."""
+
     rule: str
     severity: Severity
     file: str | None
     row: int | None
     message: str
+
+    @classmethod
+    def of(cls, rule: Rule, *, file: str | None, row: int | None = None, message: str) -> Finding:
+        """A finding with the severity the ruleset gives `rule`."""
+        return cls(
+            rule=rule.value, severity=SEVERITY[rule.value], file=file, row=row, message=message
+        )
+
+    def sort_key(self) -> tuple[int, str, int, str]:
+        """The stable report order: the contract's rule order, then file, row and message."""
+        return (
+            RULE_ORDER.get(self.rule, len(RULE_ORDER)),
+            self.file or "",
+            self.row or 0,
+            self.message,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,12 +66,20 @@ class FileReport:
     present: bool
     size_bytes: int | None = None
     sha256: str | None = None
+    # What the bytes are ("png", "jpeg", "dicom", "csv" for the manifest), None if unknown.
     format: str | None = None
     width: int | None = None
     height: int | None = None
     findings: list[Finding] = field(default_factory=list)
     # The manifest's bytes, kept for the dataset-wide pass (None for images).
     content: bytes | None = None
+    # A DICOM's non-empty PatientID: allowed only when it equals the manifest row's patient_id,
+    # which the dataset-wide pass decides.
+    dicom_patient_id: str | None = None
+
+    @property
+    def kind(self) -> FileKind:
+        return kind_of(self.filename)
 
     def facts(self) -> dict[str, Any]:
         return {
@@ -84,6 +112,11 @@ class Results:
     @property
     def verdict(self) -> Literal["accepted", "rejected"]:
         return "rejected" if self.errors else "accepted"
+
+    @property
+    def rules(self) -> set[str]:
+        """The distinct rule ids found."""
+        return {f.rule for f in self.findings}
 
     def as_dict(self, *, findings: list[Finding] | None = None) -> dict[str, Any]:
         """The contract's `validation_results`; `findings` may be a capped subset."""

@@ -1,0 +1,105 @@
+"""Synthetic DICOM radiographs (DX, CR, or anything else), explicit VR little endian.
+
+dicom(288, 320, seed=3)                                  # DX, MONOCHROME2, de-identified
+dicom(seed=4, modality="CR", photometric="MONOCHROME1")
+dicom(seed=5, patient_id="LUNA-0001")                    # the manifest's pseudonym
+dicom(seed=6, phi={"PatientName": "Doe^John"})
+dicom(seed=7, pixels=False)                              # header only
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from .images import HEIGHT, WIDTH, chest_pixels, colour_pixels
+
+SOP_CLASSES = {
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image Storage - For Presentation
+    "CR": "1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography Image Storage
+    "RG": "1.2.840.10008.5.1.4.1.1.1.1",
+    "CT": "1.2.840.10008.5.1.4.1.1.2",  # CT Image Storage
+}
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def dicom(
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    *,
+    seed: int = 0,
+    modality: str = "DX",
+    photometric: str = "MONOCHROME2",
+    patient_id: str = "",
+    phi: dict[str, str] | None = None,
+    burned_in: str | None = "NO",
+    pixels: bool = True,
+    rows: int | None = None,
+    columns: int | None = None,
+    preamble: bool = True,
+) -> bytes:
+    """A DICOM Part 10 file. `rows`/`columns` override what the header claims (the pixel data
+    keeps `height` x `width`); `preamble=False` writes a bare data set without 'DICM'."""
+    ds = _dataset(seed=seed, modality=modality, patient_id=patient_id, burned_in=burned_in)
+    for keyword, value in (phi or {}).items():
+        setattr(ds, keyword, value)
+    if pixels:
+        _add_pixels(ds, width, height, seed=seed, photometric=photometric)
+        if rows is not None:
+            ds.Rows = rows
+        if columns is not None:
+            ds.Columns = columns
+    buffer = io.BytesIO()
+    if preamble:
+        ds.preamble = b"\x00" * 128
+        ds.save_as(buffer, enforce_file_format=True)
+    else:
+        ds.save_as(buffer, implicit_vr=False, little_endian=True)
+    return buffer.getvalue()
+
+
+def _dataset(*, seed: int, modality: str, patient_id: str, burned_in: str | None) -> Dataset:
+    def uid(part: str) -> str:
+        return generate_uid(entropy_srcs=[part, str(seed), modality])
+
+    sop_class = SOP_CLASSES.get(modality, SECONDARY_CAPTURE)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = uid("sop")
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = uid("study")
+    ds.SeriesInstanceUID = uid("series")
+    ds.Modality = modality
+    ds.PatientName = ""
+    ds.PatientID = patient_id
+    ds.PatientSex = "O"
+    ds.BodyPartExamined = "CHEST"
+    ds.ViewPosition = "PA"
+    if burned_in is not None:
+        ds.BurnedInAnnotation = burned_in
+    return ds
+
+
+def _add_pixels(ds: Dataset, width: int, height: int, *, seed: int, photometric: str) -> None:
+    ds.Rows, ds.Columns = height, width
+    ds.PhotometricInterpretation = photometric
+    ds.PixelRepresentation = 0
+    if photometric == "RGB":
+        ds.SamplesPerPixel = 3
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.PixelData = colour_pixels(width, height, seed=seed).tobytes()
+        return
+    ds.SamplesPerPixel = 1
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    pixels = chest_pixels(width, height, seed=seed, bits=12)
+    if photometric == "MONOCHROME1":  # CR films often store brightness inverted
+        pixels = (4095 - pixels).astype(np.uint16)
+    ds.PixelData = pixels.astype("<u2").tobytes()

@@ -25,13 +25,14 @@ _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # Signed headers, in canonical (sorted) order: the store refuses a PUT whose type or length
 # differs from what was presigned.
 _SIGNED_HEADERS = "content-length;content-type;host"
+_SIGNED_HEADERS_QUERY = quote(_SIGNED_HEADERS, safe="")
 # SigV4 caps a presigned URL's life at seven days.
 MAX_EXPIRES_S = 7 * 24 * 3600
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _hmac_sha256(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, message.encode(), "sha256")
 
 
 def _uri_encode(value: str, *, keep_slash: bool) -> str:
@@ -61,17 +62,20 @@ class PresignedPutSigner:
         self._access_key = access_key
         self._secret_key = secret_key
         self._region = region
-        # The signing key changes once a day; derive it once per date, not once per URL.
+        # The signing key and credential scope change once a day; derive them once per date,
+        # not once per URL.
         self._key_date = ""
         self._signing_key = b""
+        self._credential = ""
 
-    def _key_for(self, date: str) -> bytes:
+    def _refresh_for(self, date: str) -> None:
         if date != self._key_date:
             key = _hmac_sha256(f"AWS4{self._secret_key}".encode(), date)
             for part in (self._region, _SERVICE, "aws4_request"):
                 key = _hmac_sha256(key, part)
-            self._key_date, self._signing_key = date, key
-        return self._signing_key
+            scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"
+            credential = _uri_encode(f"{self._access_key}/{scope}", keep_slash=False)
+            self._key_date, self._signing_key, self._credential = date, key, credential
 
     def presign_put(
         self,
@@ -91,33 +95,23 @@ class PresignedPutSigner:
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
         date = amz_date[:8]
+        self._refresh_for(date)
         scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"
         path = _uri_encode(f"{self._base_path}/{bucket}/{key}", keep_slash=True)
         # Already in sorted order, as the canonical query string requires.
-        query = "&".join(
-            (
-                f"X-Amz-Algorithm={_ALGORITHM}",
-                f"X-Amz-Credential={_uri_encode(f'{self._access_key}/{scope}', keep_slash=False)}",
-                f"X-Amz-Date={amz_date}",
-                f"X-Amz-Expires={expires_in_s}",
-                f"X-Amz-SignedHeaders={_uri_encode(_SIGNED_HEADERS, keep_slash=False)}",
-            )
+        query = (
+            f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={self._credential}"
+            f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in_s}"
+            f"&X-Amz-SignedHeaders={_SIGNED_HEADERS_QUERY}"
         )
-        canonical_request = "\n".join(
-            (
-                "PUT",
-                path,
-                query,
-                f"content-length:{size_bytes}",
-                f"content-type:{_canonical_header_value(content_type)}",
-                f"host:{self._host}",
-                "",
-                _SIGNED_HEADERS,
-                _UNSIGNED_PAYLOAD,
-            )
+        canonical_request = (
+            f"PUT\n{path}\n{query}\n"
+            f"content-length:{size_bytes}\n"
+            f"content-type:{_canonical_header_value(content_type)}\n"
+            f"host:{self._host}\n\n"
+            f"{_SIGNED_HEADERS}\n{_UNSIGNED_PAYLOAD}"
         )
-        string_to_sign = "\n".join(
-            (_ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest())
-        )
-        signature = hmac.new(self._key_for(date), string_to_sign.encode(), hashlib.sha256)
-        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature.hexdigest()}"
+        digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+        string_to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+        signature = hmac.digest(self._signing_key, string_to_sign.encode(), "sha256").hex()
+        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"

@@ -1,5 +1,7 @@
 """The object store as luna sees it: presign an upload, look at an object, stream it.
 
+Every store, S3 or embedded, is used the same way:
+
     upload = await store.presign_put("datasets/17/a.png", content_type="image/png",
                                      size_bytes=1024, expires_in_s=3600)
     info = await store.head("datasets/17/a.png")      # None when absent
@@ -30,7 +32,12 @@ class ObjectInfo:
 
 
 class ObjectStore(Protocol):
-    """Where datasets live. Every method raises `BackendUnavailable` when the store fails."""
+    """Where datasets live. Every method raises `BackendUnavailable` when the store fails
+    (its `backend` is the store's `kind`); an absent object is not a failure.
+
+    Implementations: `luna.storage.s3.S3ObjectStore` (built by `s3_store(settings)`) and
+    `luna.storage.local.LocalObjectStore` (the embedded store, uploads served by luna).
+    """
 
     kind: str  # "s3" or "embedded", reported by /health
 
@@ -43,7 +50,10 @@ class ObjectStore(Protocol):
     async def presign_put(
         self, key: str, *, content_type: str, size_bytes: int, expires_in_s: int
     ) -> PresignedUpload:
-        """A URL that accepts exactly this body type and length until it expires."""
+        """A URL that accepts exactly this body type and length until it expires.
+
+        `headers` are the ones the client must send (Content-Type and Content-Length); a
+        client may add others. Offline: works while the store is down."""
         ...
 
     async def head(self, key: str) -> ObjectInfo | None:
@@ -51,7 +61,8 @@ class ObjectStore(Protocol):
         ...
 
     def stream(self, key: str, *, chunk_bytes: int) -> AsyncIterator[bytes]:
-        """The object's bytes in order, in chunks of at most `chunk_bytes`."""
+        """The object's bytes in order, in chunks of `chunk_bytes` (the last may be shorter),
+        never the whole object in memory. An absent object raises `luna.errors.NotFound`."""
         ...
 
     async def delete(self, key: str) -> None:

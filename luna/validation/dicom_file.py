@@ -53,6 +53,10 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
     fp.seek(0)
     try:
         ds = pydicom.dcmread(fp, defer_size=_DEFER_BYTES)
+        if not _text(ds.file_meta.get("TransferSyntaxUID")):
+            raise DecodeError(
+                "the file meta information has no TransferSyntaxUID: the header is damaged"
+            )
         return DicomHeader(
             dataset=ds,
             modality=_text(ds.get("Modality")).upper(),
@@ -67,6 +71,8 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
             transfer_syntax=_text(ds.file_meta.get("TransferSyntaxUID")),
             file_bytes=fp.seek(0, 2),
         )
+    except DecodeError:
+        raise
     except InvalidDicomError as exc:
         raise DecodeError(f"the DICOM header cannot be read ({exc})") from exc
     except MemoryError:

@@ -107,6 +107,11 @@ class FileInspector:
         finally:
             self._drop_sink()
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes kept so far for decoding (or, for the manifest, for the dataset pass)."""
+        return self._sink.tell() if self._sink is not None else 0
+
     def close(self) -> None:
         """Abandon the inspection (e.g. the stream failed): release the spool, no report."""
         self._finished = True

@@ -1,0 +1,91 @@
+"""DICOM reading and the dicom.* rules."""
+
+from __future__ import annotations
+
+import io
+
+import pydicom
+import pytest
+from factories import dicom
+from pydicom.uid import JPEGLosslessSV1
+
+from luna.validation.dicom_file import DecodeError, decode_dicom_pixels, read_dicom_header
+from luna.validation.manifest_csv import ManifestRow
+from luna.validation.rules.dicom import check_header, check_patient_id
+
+
+def header_of(data: bytes):  # type: ignore[no-untyped-def]
+    return read_dicom_header(io.BytesIO(data))
+
+
+def rules(data: bytes) -> list[str]:
+    return [f.rule for f in check_header("a.dcm", header_of(data))]
+
+
+def test_a_clean_radiograph_passes_and_decodes() -> None:
+    header = header_of(dicom(300, 280, modality="CR", photometric="MONOCHROME1"))
+    assert (header.columns, header.rows, header.frames, header.modality) == (300, 280, 1, "CR")
+    assert check_header("a.dcm", header) == []
+    decode_dicom_pixels(header)
+    assert "PixelData" not in header.dataset  # released after decoding
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (dicom(modality="CT"), ["dicom.not_xray"]),
+        (dicom(modality=""), ["dicom.not_xray"]),
+        (dicom(modality="RG"), []),
+        (dicom(phi={"PatientName": "Doe^John"}), ["dicom.phi"]),
+        (dicom(phi={"PatientName": ""}), []),
+        (dicom(phi={"OperatorsName": "Smith^A", "InstitutionAddress": "Main St 1"}), ["dicom.phi"]),
+        (dicom(burned_in="YES"), ["dicom.burned_in"]),
+        (dicom(burned_in=None), []),
+        (dicom(pixels=False), ["dicom.no_pixels"]),
+        (dicom(photometric="RGB"), ["image.not_grayscale"]),
+    ],
+)
+def test_header_rules(data: bytes, expected: list[str]) -> None:
+    assert rules(data) == expected
+
+
+def test_phi_message_names_every_attribute() -> None:
+    (finding,) = check_header(
+        "a.dcm", header_of(dicom(phi={"PatientName": "Doe^John", "PatientBirthDate": "19700101"}))
+    )
+    assert (
+        "PatientName ('Doe^John')" in finding.message
+        and "PatientBirthDate ('19700101')" in finding.message
+    )
+
+
+def test_patient_id_is_judged_against_the_row() -> None:
+    row = ManifestRow(row=7, filename="a.dcm", patient_id="LUNA-1", label="Mass", split="", view="")
+    assert check_patient_id("a.dcm", dicom_patient_id="LUNA-1", row=row) == []
+    (finding,) = check_patient_id("a.dcm", dicom_patient_id="MRN-42", row=row)
+    assert (finding.rule, finding.row) == ("dicom.phi", 7)
+    assert "'MRN-42'" in finding.message and "'LUNA-1'" in finding.message
+
+
+def test_pixel_data_shorter_than_the_header_says() -> None:
+    ds = pydicom.dcmread(io.BytesIO(dicom(300, 280)))
+    ds.PixelData = ds.PixelData[:1000]
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    with pytest.raises(DecodeError, match="need 168000"):
+        decode_dicom_pixels(header_of(buffer.getvalue()))
+
+
+def test_a_transfer_syntax_without_decoder_is_named() -> None:
+    ds = pydicom.dcmread(io.BytesIO(dicom()))
+    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    header = header_of(dicom())
+    header.transfer_syntax = JPEGLosslessSV1
+    with pytest.raises(DecodeError, match="cannot decode"):
+        decode_dicom_pixels(header)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_damaged_header_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        header_of(b"\x00" * 128 + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00" + b"\xff" * 50)

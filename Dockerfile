@@ -25,11 +25,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
-# Dependencies change less often than the code: build their wheels in their own layer.
+# Dependencies change less often than the code: build their wheels in their own layer, from
+# an empty stand-in package. Its build leftovers go too: setuptools would otherwise keep the
+# stand-in's (newer) files in build/ instead of the real ones.
 COPY pyproject.toml README.md ./
 RUN mkdir -p luna && touch luna/__init__.py \
  && pip wheel --wheel-dir /wheels . \
- && rm /wheels/luna-*.whl
+ && rm -rf /wheels/luna-*.whl build luna luna.egg-info
 COPY luna ./luna
 RUN pip wheel --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \

@@ -50,9 +50,14 @@ def _stages(instructions: list[Instruction]) -> list[list[Instruction]]:
 
 
 @pytest.fixture(scope="module")
-def final() -> list[Instruction]:
-    stages = _stages(_instructions((REPO / "Dockerfile").read_text()))
-    assert len(stages) >= 2, "the image is built in a builder stage and copied into a final one"
+def stages() -> list[list[Instruction]]:
+    found = _stages(_instructions((REPO / "Dockerfile").read_text()))
+    assert len(found) >= 2, "the image is built in a builder stage and copied into a final one"
+    return found
+
+
+@pytest.fixture(scope="module")
+def final(stages: list[list[Instruction]]) -> list[Instruction]:
     return stages[-1]
 
 
@@ -100,6 +105,18 @@ def test_final_stage_has_no_build_tools_and_installs_nothing(final: list[Instruc
             assert "apt-get install" not in instruction.arguments
     copies = [i.arguments for i in final if i.keyword == "COPY"]
     assert any(c.startswith("--from=builder /opt/venv") for c in copies)
+
+
+def test_dependency_layer_leaves_no_stand_in_files_behind(
+    stages: list[list[Instruction]],
+) -> None:
+    # setuptools copies a file into build/ only when the source is newer: a stand-in package's
+    # leftovers would be shipped instead of the real modules.
+    for stage in stages[:-1]:
+        for instruction in stage:
+            if instruction.keyword == "RUN" and "touch luna/__init__.py" in instruction.arguments:
+                removed = instruction.arguments.rsplit("rm -rf", 1)[-1].split()
+                assert {"build", "luna", "luna.egg-info"} <= set(removed)
 
 
 def test_image_runs_luna_with_serve_by_default(final: list[Instruction]) -> None:

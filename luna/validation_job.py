@@ -19,7 +19,7 @@ import asyncpg
 
 from luna import constants
 from luna.db import queries
-from luna.errors import BackendUnavailable, Retry
+from luna.errors import BackendUnavailable, NotFound, Retry
 from luna.observability import Metrics, log_context
 from luna.storage.base import ObjectStore
 from luna.validation import (
@@ -159,7 +159,11 @@ class ValidationJobRunner:
             return missing_file_report(declared)
         self.metrics.s3_uploads.inc({})
         self.metrics.s3_upload_bytes.add({}, info.size_bytes)
-        inspector = FileInspector(declared)
-        async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
-            await asyncio.to_thread(inspector.feed, chunk)
-        return await asyncio.to_thread(inspector.finish)
+        with FileInspector(declared) as inspector:
+            try:
+                async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
+                    await asyncio.to_thread(inspector.feed, chunk)
+            except NotFound:
+                # Deleted between the look and the read: as good as never uploaded.
+                return missing_file_report(declared)
+            return await asyncio.to_thread(inspector.finish)

@@ -7,6 +7,7 @@ the fixtures that use it.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -61,6 +62,8 @@ def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on a free loopback port for the whole session."""
     from moto.server import ThreadedMotoServer
 
+    # moto's HTTP server logs every request; the tests' output should show luna's lines.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

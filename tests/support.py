@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aio_pika
 from aiohttp.test_utils import TestClient
 
 
@@ -91,7 +92,12 @@ async def upload(
             data = files.get(entry["filename"])
             if data is None:
                 continue  # declared but never uploaded
-            async with session.put(entry["upload_url"], data=data, headers=entry["headers"]) as put:
+            # aiohttp sets Content-Length from the body; a body whose length differs from the
+            # declared size is what a store that cannot sign the length would accept.
+            put_headers = {
+                k: v for k, v in entry["headers"].items() if k.lower() != "content-length"
+            }
+            async with session.put(entry["upload_url"], data=data, headers=put_headers) as put:
                 assert put.status == 200, await put.text()
     if complete:
         response = await client.post(
@@ -99,3 +105,23 @@ async def upload(
         )
         assert response.status == 200, await response.text()
     return int(started["dataset_id"])
+
+
+async def wait_for_consumers(
+    amqp_url: str, queue: str, count: int, *, timeout_s: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        while time.monotonic() < deadline:
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                if declared.declaration_result.consumer_count >= count:
+                    return
+            except aio_pika.exceptions.ChannelClosed:
+                channel = await connection.channel()
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+    raise AssertionError(f"fewer than {count} consumers on {queue} after {timeout_s} s")

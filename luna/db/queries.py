@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
-
-from typing import TypeAlias
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -265,6 +263,11 @@ async def fetch_findings_page(
 # ---------------------------------------------------------------- the validation job
 
 
+# Every change a client may follow (progress, start, end) is announced on this channel with
+# the job id as payload; NOTIFY is delivered at commit, to every replica listening.
+JOB_EVENTS_CHANNEL = "luna_job_events"
+NOTIFY_JOB_SQL = "SELECT pg_notify('luna_job_events', $1::text)"
+
 CLAIM_JOB_SQL = """
 UPDATE validation_jobs
 SET status = 'processing', attempts = attempts + 1, started_at = coalesce(started_at, now()),
@@ -284,6 +287,7 @@ async def claim_job(conn: asyncpg.Connection, job_id: int, *, worker: str) -> in
         if row is None:
             return None
         await conn.execute(DATASET_VALIDATING_SQL, job_id)
+        await conn.execute(NOTIFY_JOB_SQL, str(job_id))
     return int(row["attempts"])
 
 
@@ -298,8 +302,12 @@ async def fetch_declared_files(conn: Conn, dataset_id: int) -> list[asyncpg.Reco
 
 
 RECORD_PROGRESS_SQL = """
-UPDATE validation_jobs SET files_done = $2, heartbeat_at = now()
-WHERE id = $1 AND status = 'processing'
+WITH updated AS (
+    UPDATE validation_jobs SET files_done = $2, heartbeat_at = now()
+    WHERE id = $1 AND status = 'processing'
+    RETURNING id
+)
+SELECT pg_notify('luna_job_events', id::text) FROM updated
 """
 
 
@@ -348,6 +356,7 @@ async def complete_job(
             columns=COPY_FINDINGS_COLUMNS,
         )
         await conn.execute(INSERT_LOG_SQL, job_id, "INFO", log_message)
+        await conn.execute(NOTIFY_JOB_SQL, str(job_id))
     return True
 
 
@@ -367,6 +376,7 @@ async def fail_job(conn: asyncpg.Connection, job_id: int, *, reason: str) -> boo
             return False
         await conn.execute(DATASET_FAILED_SQL, job_id)
         await conn.execute(INSERT_LOG_SQL, job_id, "ERROR", reason)
+        await conn.execute(NOTIFY_JOB_SQL, str(job_id))
     return True
 
 

@@ -23,7 +23,8 @@ from luna import constants
 from luna.auth import JWT_ALGORITHM
 from luna.background import every, refresh_gauges, republish_lost_jobs
 from luna.errors import Unauthorized
-from luna.http.keys import DB, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
+from luna.events import job_events
+from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
 from luna.http.middlewares import observe, problems
 from luna.http.routes import add_api_routes, add_probe_routes
 from luna.observability import Metrics
@@ -72,6 +73,14 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
     async with open_redis(app[SETTINGS]) as redis:
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app[LIMITER] = limiter
+        yield
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url is not None
+    async with job_events(settings.database_url) as events:
+        app[EVENTS] = events
         yield
 
 
@@ -147,6 +156,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     app.cleanup_ctx.append(_resource(QUEUE, open_queue))
     if mode == "serve":
         app.cleanup_ctx.append(_limiter)
+        app.cleanup_ctx.append(_events)
     if settings.luna_validators > 0 or mode == "worker":
         app.cleanup_ctx.append(_validators)
     app.cleanup_ctx.append(_chores)

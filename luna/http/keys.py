@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from luna.events import JobEvents
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.ratelimit import RateLimiter
@@ -21,3 +22,4 @@ QUEUE = web.AppKey("queue", JobQueue)
 # Mutable process state probes read: {"ready": bool, "draining": bool}.
 STATE = web.AppKey("state", dict[str, Any])
 LIMITER = web.AppKey("limiter", RateLimiter)
+EVENTS = web.AppKey("events", JobEvents)

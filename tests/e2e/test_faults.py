@@ -7,8 +7,7 @@ import signal
 import socket
 import time
 
-from support import login, upload, wait_for_status
-from test_flow import wait_for_consumers
+from support import login, upload, wait_for_consumers, wait_for_status
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2000
 

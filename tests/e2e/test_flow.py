@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
 
-import aio_pika
 from prometheus_client.parser import text_string_to_metric_families
-from support import login, upload, wait_for_status
+from support import login, upload, wait_for_consumers, wait_for_status
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 MANIFEST = b"filename,patient_id,label\na.png,p001,No Finding\n"
 
 
-async def wait_for_consumers(
-    amqp_url: str, queue: str, count: int, *, timeout_s: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        while time.monotonic() < deadline:
-            try:
-                declared = await channel.declare_queue(queue, passive=True)
-                if declared.declaration_result.consumer_count >= count:
-                    return
-            except aio_pika.exceptions.ChannelClosed:
-                channel = await connection.channel()
-            await asyncio.sleep(0.1)
-    finally:
-        await connection.close()
-    raise AssertionError(f"fewer than {count} consumers on {queue} after {timeout_s} s")
-
-
 def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Samples by name and labels; counters under their own name (the parser adds _total)."""
     samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            name = family.name if family.type == "counter" else sample.name
+            samples[(name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
 
 
@@ -66,7 +45,7 @@ async def test_a_dataset_goes_from_upload_to_verdict(make_client, add_account):
     assert status["started_at"] and status["completed_at"]
 
     after = metric_samples(await (await client.get("/metrics")).text())
-    assert total(after, "http_requests_total") > total(before, "http_requests_total")
+    assert total(after, "http_requests") > total(before, "http_requests")
     assert (
         total(after, "validation_duration_seconds_count")
         == total(before, "validation_duration_seconds_count") + 1

@@ -214,10 +214,10 @@ class AmqpDelivery:
     async def reject(self, reason: str) -> None:
         self._begin_settling()
         log.warning(
-            "job message rejected to %s: %s",
+            "job %s rejected to %s: %s",
+            self.job_id,
             self._queue.names.dead,
             reason,
-            extra={"job_id": self.job_id},
         )
         # requeue=False dead-letters it to <name>.dead in one broker step.
         await self._broker_call(self._message.reject(requeue=False), "reject")

@@ -126,7 +126,7 @@ class MemoryDelivery:
 
     async def reject(self, reason: str) -> None:
         job_id = self._settle()
-        log.warning("job %d rejected: %s", job_id, reason, extra={"job_id": job_id})
+        log.warning("job %d rejected: %s", job_id, reason)
         self._owner.queue._kill(job_id, reason)
 
     def _settle(self) -> int:

@@ -1,0 +1,236 @@
+"""The luna HTTP API as a team client uses it: one aiohttp session, one bearer token.
+
+    async with open_api("http://127.0.0.1:8000") as api:
+        await api.login("alice", "secret")
+        plan = await api.start_upload(dataset_name="chest-2025", files=files)
+        await api.complete_upload(plan.dataset_id)
+        status = await api.validation_status(plan.dataset_id)
+
+Problems come back as `ApiError` (the server's `detail` and field errors), an unreachable
+server as `ServerUnreachable`. The token is sent to luna only, never to the object store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from luna.client.constants import API_READ_TIMEOUT_S, CONNECT_TIMEOUT_S, EVENTS_READ_TIMEOUT_S
+from luna.client.errors import ApiError, LoginRefused, ServerUnreachable
+from luna.client.local_files import LocalFile
+from luna.client.retry import TransientHttpError, is_transient_status, retrying
+
+API_TIMEOUT = aiohttp.ClientTimeout(
+    total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=API_READ_TIMEOUT_S
+)
+EVENTS_TIMEOUT = aiohttp.ClientTimeout(
+    total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=EVENTS_READ_TIMEOUT_S
+)
+# Idempotent calls (reads, `complete`) are retried this often on a blip.
+IDEMPOTENT_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where and how one file goes: the presigned request, exactly as the server gave it."""
+
+    file_id: int
+    filename: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    s3_key: str
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    dataset_id: int
+    targets: tuple[UploadTarget, ...]
+    expires_in_s: int
+
+
+class LunaApi:
+    def __init__(self, session: aiohttp.ClientSession, *, server_url: str) -> None:
+        self.session = session
+        self.server_url = server_url.rstrip("/")
+        self._token: str | None = None
+
+    def url(self, path: str) -> str:
+        return f"{self.server_url}{path}"
+
+    async def login(self, username: str, password: str) -> None:
+        try:
+            body = await self._call(
+                "POST", "/api/v1/auth/login", json={"username": username, "password": password}
+            )
+        except ApiError as exc:
+            if exc.status == 401:
+                raise LoginRefused(
+                    401, f"login as {username!r} refused: {exc.detail}", title=exc.title
+                ) from None
+            raise
+        self._token = str(body["access_token"])
+
+    async def start_upload(
+        self, *, dataset_name: str, files: Sequence[LocalFile], description: str | None = None
+    ) -> UploadPlan:
+        request: dict[str, Any] = {
+            "dataset_name": dataset_name,
+            "files": [f.declaration() for f in files],
+        }
+        if description:
+            request["description"] = description
+        body = await self._call("POST", "/api/v1/upload/start", json=request)
+        return UploadPlan(
+            dataset_id=int(body["dataset_id"]),
+            targets=tuple(
+                UploadTarget(
+                    file_id=int(u["file_id"]),
+                    filename=u["filename"],
+                    url=u["upload_url"],
+                    method=u.get("method", "PUT"),
+                    headers=dict(u.get("headers") or {}),
+                    s3_key=u.get("s3_key", ""),
+                )
+                for u in body["upload_urls"]
+            ),
+            expires_in_s=int(body.get("expires_in", 0)),
+        )
+
+    async def complete_upload(self, dataset_id: int) -> dict[str, Any]:
+        return await self._idempotent(
+            "POST", "/api/v1/upload/complete", json={"dataset_id": dataset_id}
+        )
+
+    async def validation_status(self, dataset_id: int) -> dict[str, Any]:
+        return await self._call("GET", f"/api/v1/validation/{dataset_id}/status")
+
+    async def findings_page(
+        self, dataset_id: int, *, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, str] = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._idempotent(
+            "GET", f"/api/v1/validation/{dataset_id}/findings", params=params
+        )
+
+    async def list_datasets(self) -> dict[str, Any]:
+        return await self._idempotent("GET", "/api/v1/datasets")
+
+    @asynccontextmanager
+    async def open_events(self, dataset_id: int) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The events stream's response, whatever its status: the caller decides."""
+        try:
+            async with self.session.get(
+                self.url(f"/api/v1/validation/{dataset_id}/events"),
+                headers={**self._auth(), "Accept": "text/event-stream"},
+                timeout=EVENTS_TIMEOUT,
+            ) as response:
+                yield response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServerUnreachable(
+                f"the events stream broke: {describe_connection_error(exc)}"
+            ) from exc
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    async def _idempotent(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call that is safe to repeat, retried on a blip (unreachable, 5xx)."""
+
+        def transient(exc: BaseException) -> bool:
+            return isinstance(exc, ServerUnreachable | TransientHttpError)
+
+        async def once() -> dict[str, Any]:
+            try:
+                return await self._call(method, path, **kwargs)
+            except ApiError as exc:
+                if is_transient_status(exc.status):
+                    raise TransientHttpError(exc.status, exc.detail) from exc
+                raise
+
+        try:
+            return await retrying(once, is_transient=transient, attempts=IDEMPOTENT_ATTEMPTS)
+        except TransientHttpError as exc:
+            assert isinstance(exc.__cause__, ApiError)
+            raise exc.__cause__ from None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = self._auth()
+        data = None
+        if json is not None:
+            data = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self.session.request(
+                method,
+                URL(self.url(path)),
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=API_TIMEOUT,
+            ) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise problem_from(response.status, response.reason or "", raw)
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            raise ServerUnreachable(
+                f"cannot reach luna at {self.server_url}: {describe_connection_error(exc)}"
+            ) from exc
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(
+                response.status, f"{method} {path} answered something that is not JSON"
+            ) from exc
+        if not isinstance(body, dict):
+            raise ApiError(response.status, f"{method} {path} answered an unexpected body")
+        return body
+
+
+def problem_from(status: int, reason: str, raw: bytes) -> ApiError:
+    """An `ApiError` from a problem+json body, or from whatever else came back."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and "detail" in body:
+        errors = body.get("errors")
+        return ApiError(
+            status,
+            str(body["detail"]),
+            title=str(body.get("title", "")),
+            errors=errors if isinstance(errors, list) else None,
+        )
+    text = raw.decode(errors="replace").strip()[:200]
+    return ApiError(status, text or reason or "no detail given", title=reason)
+
+
+def describe_connection_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return str(exc) or type(exc).__name__
+
+
+@asynccontextmanager
+async def open_api(server_url: str) -> AsyncIterator[LunaApi]:
+    """One session for the whole submission: API calls and uploads share its connections."""
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=API_TIMEOUT, raise_for_status=False
+    ) as session:
+        yield LunaApi(session, server_url=server_url)

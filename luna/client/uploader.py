@@ -1,0 +1,94 @@
+"""Uploading a dataset's files in parallel, each by the transfer its file calls for.
+
+    await upload_files(session, plan, files, parallel=4, progress=bar.advance,
+                       choose_transfer=lambda file, target: SinglePut())
+
+The first file that cannot be stored (retries spent, URL refused) stops the others: the
+dataset is incomplete anyway, and the user needs that one reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from luna.client.api import UploadPlan, UploadTarget
+from luna.client.errors import SubmitError, UploadFailed
+from luna.client.local_files import LocalFile
+from luna.client.retry import OnRetry
+from luna.client.transfer import FileTransfer, SinglePut
+
+ChooseTransfer = Callable[[LocalFile, UploadTarget], FileTransfer]
+
+
+def single_put_for_all(file: LocalFile, target: UploadTarget) -> FileTransfer:
+    """Today every file goes in one PUT; multipart files will pick another transfer here."""
+    return SinglePut()
+
+
+async def upload_files(
+    session: aiohttp.ClientSession,
+    plan: UploadPlan,
+    files: Sequence[LocalFile],
+    *,
+    parallel: int,
+    progress: Callable[[int], None],
+    on_file_done: Callable[[LocalFile], None] | None = None,
+    on_retry: Callable[[LocalFile, int, BaseException, float], None] | None = None,
+    choose_transfer: ChooseTransfer = single_put_for_all,
+) -> None:
+    by_name = {f.filename: f for f in files}
+    missing = [t.filename for t in plan.targets if t.filename not in by_name]
+    if missing:
+        raise UploadFailed(missing[0], "the server issued a URL for a file that is not on disk")
+    # Largest first: the long transfers start early and the tail is made of short ones.
+    work = sorted(plan.targets, key=lambda t: by_name[t.filename].size_bytes, reverse=True)
+    queue: asyncio.Queue[UploadTarget] = asyncio.Queue()
+    for target in work:
+        queue.put_nowait(target)
+
+    async def worker() -> None:
+        while not queue.empty():
+            target = queue.get_nowait()
+            file = by_name[target.filename]
+            retry_note: OnRetry | None = None
+            if on_retry is not None:
+                retry_note = _bind(on_retry, file)
+            await choose_transfer(file, target).send(
+                session, file, target, progress=progress, on_retry=retry_note
+            )
+            if on_file_done is not None:
+                on_file_done(file)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(parallel, len(work)))):
+                group.create_task(worker())
+    except ExceptionGroup as failures:
+        raise first_failure(failures) from None
+
+
+def first_failure(group: BaseExceptionGroup) -> BaseException:
+    """The failure to show: the first `SubmitError` (it explains itself), else the first."""
+    leaves: list[BaseException] = []
+
+    def collect(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                collect(inner)
+        else:
+            leaves.append(exc)
+
+    collect(group)
+    return next((e for e in leaves if isinstance(e, SubmitError)), leaves[0])
+
+
+def _bind(
+    on_retry: Callable[[LocalFile, int, BaseException, float], None], file: LocalFile
+) -> OnRetry:
+    def note(attempt: int, exc: BaseException, delay_s: float) -> None:
+        on_retry(file, attempt, exc, delay_s)
+
+    return note

@@ -44,6 +44,11 @@ class ValidatorPool:
         """Jobs being run right now."""
         return self._running.count
 
+    @property
+    def restarts(self) -> int:
+        """Actors restarted after a crash so far (a metric worth alerting on)."""
+        return 0 if self._supervisor is None else self._supervisor.total_restarts
+
     async def wait_failed(self) -> SupervisorEscalated:
         """Return once the supervisor escalated (never, for a pool of size 0)."""
         if self._supervisor is None:

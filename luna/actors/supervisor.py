@@ -111,6 +111,10 @@ class Supervisor:
         return self._children[child_id].restarts
 
     @property
+    def total_restarts(self) -> int:
+        return sum(child.restarts for child in self._children.values())
+
+    @property
     def failure(self) -> SupervisorEscalated | None:
         return self._failure
 

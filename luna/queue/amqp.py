@@ -12,6 +12,12 @@ durable queues per job queue name.
 The connection reconnects by itself after a broker restart or a network cut: queues and
 consumers are declared again, and messages that were unsettled on the lost connection come
 back from the broker marked `redelivered` (luna drops its stale copies of them).
+
+Two broker limits shape this: RabbitMQ expires per-message TTLs only at the head of a queue,
+so a retry waits behind an older one with a longer delay (luna's delays are all alike, so
+the retry queue stays in order); and RabbitMQ 3.10 has no per-queue consumer timeout, so a
+job is cut off by luna (LUNA_JOB_TIME_LIMIT_S, 20 min) well before the broker's 30 min
+`consumer_timeout` would close the channel.
 """
 
 from __future__ import annotations

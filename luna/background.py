@@ -33,14 +33,19 @@ async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name
         await asyncio.sleep(interval_s)
 
 
-async def republish_lost_jobs(db: asyncpg.Pool, queue: JobQueue) -> None:
+async def republish_lost_jobs(
+    db: asyncpg.Pool, queue: JobQueue, *, everything: bool = False
+) -> None:
     """Publish jobs whose message was never confirmed or seems lost (a settled job is skipped
-    by the validator, so a spare message costs nothing)."""
-    job_ids = await queries.jobs_to_republish(
-        db,
-        unconfirmed_after_s=constants.RECONCILE_INTERVAL_S / 3,
-        silent_after_s=constants.REPUBLISH_AFTER_S * 15,
-    )
+    by the validator, so a spare message costs nothing); `everything`: all unsettled jobs."""
+    if everything:
+        job_ids = await queries.unsettled_jobs(db)
+    else:
+        job_ids = await queries.jobs_to_republish(
+            db,
+            unconfirmed_after_s=constants.UNCONFIRMED_PUBLISH_AFTER_S,
+            silent_after_s=constants.REPUBLISH_AFTER_S,
+        )
     for job_id in job_ids:
         try:
             await queue.publish(job_id)

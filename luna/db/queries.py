@@ -406,6 +406,15 @@ async def jobs_to_republish(
     return [int(r["id"]) for r in rows]
 
 
+UNSETTLED_JOBS_SQL = """
+SELECT id FROM validation_jobs WHERE status IN ('pending', 'processing') ORDER BY id
+"""
+
+
+async def unsettled_jobs(conn: Conn) -> list[int]:
+    return [int(r["id"]) for r in await conn.fetch(UNSETTLED_JOBS_SQL)]
+
+
 COUNT_UPLOADING_SQL = "SELECT count(*) FROM datasets WHERE status = 'uploading'"
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal
 
 from aiohttp import web
@@ -25,17 +24,28 @@ from luna.background import every, refresh_gauges, republish_lost_jobs
 from luna.errors import Unauthorized
 from luna.events import job_events
 from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
+from luna.http.local_store import add_local_store_routes
 from luna.http.middlewares import observe, problems
 from luna.http.routes import add_api_routes, add_probe_routes
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from luna.resources import open_database, open_queue, open_redis, open_store
+from luna.resources import (
+    ConfigurationError,
+    embedded_store,
+    jwt_secret,
+    open_database,
+    open_queue,
+    open_redis,
+    open_store,
+)
 from luna.settings import Settings
+from luna.storage.base import ObjectStore
 from luna.validation_job import ValidationJobRunner
 
 log = logging.getLogger("luna.app")
 
 Mode = Literal["serve", "worker"]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 # The validator pool, when this process runs validators (luna.actors.ValidatorPool).
 POOL: web.AppKey[Any] = web.AppKey("validator_pool", object)
 
@@ -60,13 +70,30 @@ def _bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def _resource(key: web.AppKey[Any], opener: Callable[[Settings], AbstractAsyncContextManager[Any]]):
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    async with open_database(app[SETTINGS]) as database:
+        app[DB] = database.pool
+        app[STATE].update(database_kind=database.kind, database_url=database.url)
+        yield
+
+
+def _store(embedded: ObjectStore | None) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with opener(app[SETTINGS]) as value:
-            app[key] = value
+        if embedded is not None:
+            app[STORE] = embedded
+            yield
+            return
+        async with open_store(app[SETTINGS]) as store:
+            app[STORE] = store
             yield
 
     return context
+
+
+async def _queue(app: web.Application) -> AsyncIterator[None]:
+    async with open_queue(app[SETTINGS]) as queue:
+        app[QUEUE] = queue
+        yield
 
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
@@ -77,9 +104,7 @@ async def _limiter(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert settings.database_url is not None
-    async with job_events(settings.database_url) as events:
+    async with job_events(app[STATE]["database_url"]) as events:
         app[EVENTS] = events
         yield
 
@@ -108,6 +133,9 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
 
 async def _chores(app: web.Application) -> AsyncIterator[None]:
     db, queue, metrics = app[DB], app[QUEUE], app[METRICS]
+    if queue.kind == "embedded":
+        # An in-process queue starts empty: every unsettled job needs its message again.
+        await republish_lost_jobs(db, queue, everything=True)
     async with asyncio.TaskGroup() as group:
         tasks = [
             group.create_task(
@@ -133,15 +161,16 @@ async def _chores(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
+    """The application for `mode`; raises ConfigurationError naming a missing setting."""
     middlewares: list[Any] = [observe, problems]
+    if mode == "worker" and not (settings.database_url and settings.amqp_url):
+        raise ConfigurationError(
+            "`luna worker` shares work over RabbitMQ and PostgreSQL: set AMQP_URL and DATABASE_URL"
+        )
     if mode == "serve":
-        if settings.jwt_secret_key is None:
-            from luna.resources import ConfigurationError
-
-            raise ConfigurationError("JWT_SECRET_KEY is not set; give it a long random value")
         middlewares.append(
             JWTMiddleware(
-                settings.jwt_secret_key.get_secret_value(),
+                jwt_secret(settings),
                 algorithms=[JWT_ALGORITHM],
                 whitelist=PUBLIC_PATHS,
                 token_getter=_bearer_token,
@@ -151,9 +180,13 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[STATE] = {"ready": False, "draining": False, "mode": mode}
-    app.cleanup_ctx.append(_resource(DB, open_database))
-    app.cleanup_ctx.append(_resource(STORE, open_store))
-    app.cleanup_ctx.append(_resource(QUEUE, open_queue))
+    local = None
+    if mode == "serve" and not settings.minio_endpoint:
+        local = embedded_store(settings)
+        add_local_store_routes(app, local)  # type: ignore[arg-type]
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_store(local))
+    app.cleanup_ctx.append(_queue)
     if mode == "serve":
         app.cleanup_ctx.append(_limiter)
         app.cleanup_ctx.append(_events)

@@ -14,6 +14,7 @@ from luna.http.keys import DB, LIMITER, SETTINGS
 from luna.http.models import LoginRequest
 from luna.http.requests import parse, read_form_or_json
 from luna.http.responses import json_response
+from luna.resources import jwt_secret
 
 
 async def login(request: web.Request) -> web.Response:
@@ -37,10 +38,10 @@ async def login(request: web.Request) -> web.Response:
         for key in limits:
             await limiter.record_failure(key)
         raise Unauthorized("wrong username or password")
-    assert user is not None and settings.jwt_secret_key is not None
+    assert user is not None
     token = issue_token(
         user,
-        secret=settings.jwt_secret_key.get_secret_value(),
+        secret=jwt_secret(settings),
         expires_in_s=settings.luna_token_expires_s,
     )
     return json_response(

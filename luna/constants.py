@@ -60,3 +60,21 @@ SCRYPT_P: Final = 1
 # address, higher because a whole team may sit behind one NAT address.
 LOGIN_FAILURES_PER_USER_PER_MINUTE: Final = 10
 LOGIN_FAILURES_PER_ADDRESS_PER_MINUTE: Final = 50
+
+# Files larger than this upload in parts (S3 multipart): a broken connection then costs one
+# part, not the file, and an interrupted upload resumes where it stopped.
+MULTIPART_THRESHOLD_BYTES: Final = 64 * MiB
+# A part is small enough to resend cheaply and large enough that a 5 GiB file needs only 320
+# requests; grown for files that would need more parts than S3 allows.
+MULTIPART_PART_BYTES: Final = 16 * MiB
+# S3's limits (AWS and MinIO alike): every part but the last at least 5 MiB, at most 10,000
+# parts, and a single PUT at most 5 GiB.
+S3_MIN_PART_BYTES: Final = 5 * MiB
+S3_MAX_PARTS: Final = 10_000
+S3_MAX_PUT_BYTES: Final = 5 * GiB
+# Part URLs one `POST /upload/parts` hands out: clients ask in batches as they go, so a URL is
+# still fresh when its part is sent, and a 10,000-part file needs ten requests.
+MAX_PART_URLS_PER_REQUEST: Final = 1000
+# Store calls (create, list, complete) one request keeps in flight: enough to hide latency,
+# few enough not to crowd out the validators' reads.
+MULTIPART_STORE_CONCURRENCY: Final = 8

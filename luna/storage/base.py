@@ -6,11 +6,19 @@ Every store, S3 or embedded, is used the same way:
                                      size_bytes=1024, expires_in_s=3600)
     info = await store.head("datasets/17/a.png")      # None when absent
     async for chunk in store.stream("datasets/17/a.png", chunk_bytes=1 << 20): ...
+
+A large object arrives in parts (S3 multipart upload semantics, on every store):
+
+    upload_id = await store.create_multipart(key, content_type="application/dicom")
+    part = await store.presign_part(key, upload_id=upload_id, part_number=1,
+                                    size_bytes=16 << 20, expires_in_s=3600)
+    stored = await store.list_parts(key, upload_id=upload_id)   # what has arrived so far
+    await store.complete_multipart(key, upload_id=upload_id, parts=stored)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +37,15 @@ class ObjectInfo:
     key: str
     size_bytes: int
     content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    """One part of a multipart upload that the store holds."""
+
+    part_number: int
+    size_bytes: int
+    etag: str  # the hex MD5 of the part's bytes, without quotes (as S3 computes it)
 
 
 class ObjectStore(Protocol):
@@ -67,3 +84,32 @@ class ObjectStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the object; absent objects are not an error."""
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Open a multipart upload of `key`; returns its upload id. The object appears only
+        when the upload is completed."""
+        ...
+
+    async def presign_part(
+        self, key: str, *, upload_id: str, part_number: int, size_bytes: int, expires_in_s: int
+    ) -> PresignedUpload:
+        """A URL accepting part `part_number` (1-based) of exactly `size_bytes` until it
+        expires; `headers` name the Content-Length. A part sent again replaces the earlier one.
+        Offline: works while the store is down."""
+        ...
+
+    async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
+        """The parts stored so far, by ascending part number. An upload that does not exist
+        (never opened, completed or aborted) raises `luna.errors.NotFound`."""
+        ...
+
+    async def complete_multipart(
+        self, key: str, *, upload_id: str, parts: Sequence[StoredPart]
+    ) -> None:
+        """Join `parts` (ascending, as `list_parts` gave them) into the object `key`, which
+        appears whole or not at all, and drop the upload. Parts the store does not hold, or
+        holds with another etag, raise `luna.errors.Conflict`; an unknown upload `NotFound`."""
+        ...
+
+    async def abort_multipart(self, key: str, *, upload_id: str) -> None:
+        """Drop the upload and every stored part; an unknown upload is not an error."""

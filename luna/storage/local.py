@@ -4,6 +4,10 @@ For running luna with no S3 at all. Upload URLs point at luna's own `PUT /store/
 `luna.http.local_store`), signed with HMAC-SHA256 over the method, key, content type, content
 length and expiry; a write lands atomically or not at all.
 
+Multipart uploads keep their parts in `.luna-multipart/{upload_id}/` under the root, one file
+per part named `{part_number:05d}.{md5}` (written atomically, like objects); completing joins
+them into the object, atomically, and removes the folder.
+
     store = LocalObjectStore(data_dir / "objects", public_base_url="http://luna:8000",
                              secret=b"...")
     upload = await store.presign_put("datasets/17/a.png", content_type="image/png",
@@ -16,11 +20,14 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import os
+import re
 import secrets
+import shutil
 import stat
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -29,7 +36,7 @@ from urllib.parse import quote, urlencode
 
 from luna.errors import BackendUnavailable, Conflict, Forbidden, NotFound
 from luna.settings import Settings
-from luna.storage.base import ObjectInfo, PresignedUpload
+from luna.storage.base import ObjectInfo, PresignedUpload, StoredPart
 
 _T = TypeVar("_T")
 
@@ -39,6 +46,14 @@ WRITE_BUFFER_BYTES: Final = 1024 * 1024
 # Temp files live beside their object (a rename never crosses filesystems); this suffix and a
 # leading dot keep them apart from objects, and lets a cleanup find leftovers of a crash.
 TEMP_SUFFIX: Final = ".luna-partial"
+# Multipart uploads live in this folder under the root; no object key may start with it.
+MULTIPART_DIR: Final = ".luna-multipart"
+# What describes an upload inside its folder (the key it belongs to, its content type).
+_UPLOAD_META: Final = "upload.json"
+_PART_FILE = re.compile(r"^(\d{5})\.([0-9a-f]{32})$")
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+# Parts are numbered like S3's.
+MAX_PART_NUMBER: Final = 10_000
 
 
 def _check_key(key: str) -> None:
@@ -50,6 +65,8 @@ def _check_key(key: str) -> None:
     parts = key.split("/")
     if any(part in ("", ".", "..") or part.endswith(TEMP_SUFFIX) for part in parts):
         raise ValueError(f"bad object key {key!r}")
+    if parts[0] == MULTIPART_DIR:
+        raise ValueError(f"bad object key {key!r}")
 
 
 def upload_signature(
@@ -58,6 +75,15 @@ def upload_signature(
     """The hex HMAC-SHA256 of one allowed PUT. No field can contain a newline (keys are checked,
     header values cannot), so joining with newlines is unambiguous."""
     message = f"PUT\n{key}\n{content_type}\n{size_bytes}\n{expires_at}"
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def part_signature(
+    secret: bytes, *, key: str, upload_id: str, part_number: int, size_bytes: int, expires_at: int
+) -> str:
+    """The hex HMAC-SHA256 of one allowed part PUT. The leading word keeps a part's signature
+    from ever passing as a whole object's, and the other way round."""
+    message = f"PUT-PART\n{key}\n{upload_id}\n{part_number}\n{size_bytes}\n{expires_at}"
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -74,6 +100,11 @@ class _TempFile:
     def write(self, data: bytes) -> None:
         assert self._file is not None
         self._file.write(data)
+
+    def copy_from(self, source: Path) -> None:
+        assert self._file is not None
+        with open(source, "rb") as part:
+            shutil.copyfileobj(part, self._file, WRITE_BUFFER_BYTES)
 
     def commit(self) -> None:
         assert self._file is not None
@@ -192,27 +223,37 @@ class LocalObjectStore:
         destination = self.path_of(key)
         temp = await self._run(f"write {key}", partial(_TempFile, destination))
         try:
-            received = 0
-            buffer = bytearray()
-            async for chunk in chunks:
-                received += len(chunk)
-                if received > size_bytes:
-                    raise Forbidden(f"the body is longer than the signed {size_bytes} bytes")
-                buffer += chunk
-                if len(buffer) >= WRITE_BUFFER_BYTES:
-                    await self._run(f"write {key}", partial(temp.write, bytes(buffer)))
-                    buffer.clear()
-            if received != size_bytes:
-                raise Forbidden(
-                    f"the body has {received} bytes, the URL was signed for {size_bytes}"
-                )
-            await self._run(f"write {key}", partial(temp.write, bytes(buffer)))
+            await self._fill(f"write {key}", temp.write, chunks, size_bytes=size_bytes)
             await self._run(f"write {key}", temp.commit)
         except BaseException:
             # Synchronous on purpose: it must also run when the task is being cancelled.
             temp.discard()
             raise
         return ObjectInfo(key=key, size_bytes=size_bytes)
+
+    async def _fill(
+        self,
+        what: str,
+        write: Callable[[bytes], None],
+        chunks: AsyncIterable[bytes],
+        *,
+        size_bytes: int,
+    ) -> None:
+        """Hand exactly `size_bytes` from `chunks` to `write` (in a worker thread, in large
+        pieces); `Forbidden` when the body is shorter or longer."""
+        received = 0
+        buffer = bytearray()
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > size_bytes:
+                raise Forbidden(f"the body is longer than the signed {size_bytes} bytes")
+            buffer += chunk
+            if len(buffer) >= WRITE_BUFFER_BYTES:
+                await self._run(what, partial(write, bytes(buffer)))
+                buffer.clear()
+        if received != size_bytes:
+            raise Forbidden(f"the body has {received} bytes, the URL was signed for {size_bytes}")
+        await self._run(what, partial(write, bytes(buffer)))
 
     async def _run(self, what: str, work: Callable[[], _T]) -> _T:
         try:
@@ -266,6 +307,221 @@ class LocalObjectStore:
             return
         except OSError as exc:
             raise BackendUnavailable(self.kind, f"delete {key}: {exc}") from exc
+
+    # ------------------------------------------------------------ multipart uploads
+
+    def _upload_folder(self, key: str, upload_id: str) -> Path:
+        """The folder of `key`'s upload `upload_id`; `NotFound` unless it is open."""
+        self.path_of(key)
+        if not _UPLOAD_ID.match(upload_id):
+            raise NotFound(f"no multipart upload {upload_id!r} of {key}")
+        folder = self.root / MULTIPART_DIR / upload_id
+        try:
+            meta = json.loads((folder / _UPLOAD_META).read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"no multipart upload {upload_id} of {key}") from None
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailable(self.kind, f"read upload {upload_id}: {exc}") from exc
+        if meta.get("key") != key:
+            raise NotFound(f"no multipart upload {upload_id} of {key}")
+        return folder
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        self.path_of(key)
+        upload_id = secrets.token_hex(16)
+        folder = self.root / MULTIPART_DIR / upload_id
+        meta = json.dumps({"key": key, "content_type": content_type}).encode()
+
+        def create() -> None:
+            folder.mkdir(parents=True)
+            temp = _TempFile(folder / _UPLOAD_META)
+            try:
+                temp.write(meta)
+                temp.commit()
+            except BaseException:
+                temp.discard()
+                raise
+
+        await self._run(f"create multipart upload {key}", create)
+        return upload_id
+
+    async def presign_part(
+        self, key: str, *, upload_id: str, part_number: int, size_bytes: int, expires_in_s: int
+    ) -> PresignedUpload:
+        self.path_of(key)
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise ValueError(f"part_number must be within 1..{MAX_PART_NUMBER}")
+        if size_bytes < 0:
+            raise ValueError("size_bytes must not be negative")
+        if expires_in_s < 1:
+            raise ValueError("expires_in_s must be positive")
+        expires_at = int(time.time()) + expires_in_s
+        signature = part_signature(
+            self._secret,
+            key=key,
+            upload_id=upload_id,
+            part_number=part_number,
+            size_bytes=size_bytes,
+            expires_at=expires_at,
+        )
+        query = urlencode(
+            {"upload_id": upload_id, "part": part_number, "expires": expires_at, "sig": signature}
+        )
+        url = f"{self._base_url}/store/{quote(key, safe='/')}?{query}"
+        return PresignedUpload(url=url, method="PUT", headers={"Content-Length": str(size_bytes)})
+
+    def check_part_upload(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        part: str | None,
+        content_length: int | None,
+        expires: str | None,
+        signature: str | None,
+    ) -> int:
+        """The part number of a part PUT that was presigned and has not expired; else
+        `Forbidden`. Unlike a whole object's, a part's Content-Type is not signed."""
+        if content_length is None or not part or not expires or not signature:
+            raise Forbidden("the part URL or its Content-Length is missing")
+        try:
+            self.path_of(key)
+            part_number = int(part)
+            expires_at = int(expires)
+        except ValueError:
+            raise Forbidden("the part URL is not valid") from None
+        expected = part_signature(
+            self._secret,
+            key=key,
+            upload_id=upload_id,
+            part_number=part_number,
+            size_bytes=content_length,
+            expires_at=expires_at,
+        )
+        if not hmac.compare_digest(expected, signature):
+            raise Forbidden(
+                "the part URL's signature does not match this request; send exactly the "
+                "Content-Length returned with the URL"
+            )
+        if time.time() > expires_at:
+            raise Forbidden("the part URL has expired; ask for new part URLs")
+        return part_number
+
+    async def write_part(
+        self,
+        key: str,
+        *,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterable[bytes],
+        size_bytes: int,
+    ) -> StoredPart:
+        """Store part `part_number` of an open upload from exactly `size_bytes` of `chunks`,
+        atomically, replacing an earlier copy; `NotFound` when the upload is not open."""
+        what = f"write part {part_number} of {key}"
+        folder = await self._run(what, partial(self._upload_folder, key, upload_id))
+        temp = await self._run(what, partial(_TempFile, folder / f"{part_number:05d}"))
+        # S3's etag of a part is its MD5; the same here lets a client check a part either way.
+        digest = hashlib.md5(usedforsecurity=False)
+
+        def write(data: bytes) -> None:
+            digest.update(data)
+            temp.write(data)
+
+        try:
+            await self._fill(what, write, chunks, size_bytes=size_bytes)
+            etag = digest.hexdigest()
+            temp.destination = folder / f"{part_number:05d}.{etag}"
+            await self._run(what, temp.commit)
+        except BaseException:
+            temp.discard()
+            raise
+        await self._run(what, partial(_drop_older_copies, temp.destination))
+        return StoredPart(part_number=part_number, size_bytes=size_bytes, etag=etag)
+
+    async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
+        what = f"list parts of {key}"
+        folder = await self._run(what, partial(self._upload_folder, key, upload_id))
+        return await self._run(what, partial(_scan_parts, folder))
+
+    async def complete_multipart(
+        self, key: str, *, upload_id: str, parts: Sequence[StoredPart]
+    ) -> None:
+        what = f"complete multipart upload {key}"
+        folder = await self._run(what, partial(self._upload_folder, key, upload_id))
+        sources = await self._run(what, partial(_part_files, folder, parts))
+        temp = await self._run(what, partial(_TempFile, self.path_of(key)))
+        try:
+            # One thread hop per part: a cancelled join stops between parts, not at the end.
+            for source in sources:
+                await self._run(what, partial(temp.copy_from, source))
+            await self._run(what, temp.commit)
+        except BaseException:
+            temp.discard()
+            raise
+        await self._run(what, partial(shutil.rmtree, folder, ignore_errors=True))
+
+    async def abort_multipart(self, key: str, *, upload_id: str) -> None:
+        what = f"abort multipart upload {key}"
+        try:
+            folder = await self._run(what, partial(self._upload_folder, key, upload_id))
+        except NotFound:
+            return
+        await self._run(what, partial(shutil.rmtree, folder, ignore_errors=True))
+
+
+def _part_number_and_etag(name: str) -> tuple[int, str] | None:
+    match = _PART_FILE.match(name)
+    return (int(match[1]), match[2]) if match else None
+
+
+def _drop_older_copies(kept: Path) -> None:
+    """Remove copies of `kept`'s part written before it (a part sent again with other bytes).
+    Two copies written in the same instant both stay; listing picks one, both are whole."""
+    number = int(kept.name[:5])
+    kept_mtime_ns = kept.stat().st_mtime_ns
+    for entry in os.scandir(kept.parent):
+        found = _part_number_and_etag(entry.name)
+        if found is None or found[0] != number or entry.name == kept.name:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.stat().st_mtime_ns < kept_mtime_ns:
+                os.unlink(entry.path)
+
+
+def _scan_parts(folder: Path) -> list[StoredPart]:
+    """The newest copy of every stored part, by part number."""
+    newest: dict[int, tuple[int, StoredPart]] = {}
+    for entry in os.scandir(folder):
+        found = _part_number_and_etag(entry.name)
+        if found is None:
+            continue
+        try:
+            facts = entry.stat()
+        except FileNotFoundError:
+            continue  # replaced by a newer copy while we looked
+        number, etag = found
+        part = StoredPart(part_number=number, size_bytes=facts.st_size, etag=etag)
+        if number not in newest or facts.st_mtime_ns > newest[number][0]:
+            newest[number] = (facts.st_mtime_ns, part)
+    return [part for _, (_, part) in sorted(newest.items())]
+
+
+def _part_files(folder: Path, parts: Sequence[StoredPart]) -> list[Path]:
+    """The files holding exactly `parts`; `Conflict` when the list cannot be joined."""
+    if not parts:
+        raise Conflict("a multipart upload needs at least one part to complete")
+    numbers = [part.part_number for part in parts]
+    if numbers != sorted(set(numbers)):
+        raise Conflict("parts must be listed by ascending part number, each once")
+    files = []
+    for part in parts:
+        name = f"{part.part_number:05d}.{part.etag}"
+        path = folder / name
+        if _part_number_and_etag(name) is None or not path.is_file():
+            raise Conflict(f"part {part.part_number} with etag {part.etag!r} is not stored")
+        files.append(path)
+    return files
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ the public endpoint when one is set, so clients reach the store under their own 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Final
 
@@ -20,9 +20,9 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from luna.errors import BackendUnavailable, NotFound
+from luna.errors import BackendUnavailable, Conflict, NotFound
 from luna.settings import Settings
-from luna.storage.base import ObjectInfo, PresignedUpload
+from luna.storage.base import ObjectInfo, PresignedUpload, StoredPart
 from luna.storage.signing import PresignedPutSigner
 
 # A store that does not accept a connection within seconds is down, not slow.
@@ -38,10 +38,19 @@ S3_MAX_POOL_CONNECTIONS: Final = 32
 
 _MISSING_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 _BUCKET_EXISTS_CODES: Final = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+# What S3 answers when the parts named for completion are not what it holds: the caller's
+# mistake (or a client still uploading), not a store failure.
+_BAD_PARTS_CODES: Final = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
+# ListParts answers at most 1,000 parts a page.
+_LIST_PARTS_PAGE: Final = 1000
 
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_no_such_upload(exc: ClientError) -> bool:
+    return _error_code(exc) == "NoSuchUpload"
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -167,6 +176,85 @@ class S3ObjectStore:
                 await self._client.delete_object(Bucket=self._bucket, Key=key)
             except ClientError as exc:
                 if not _is_missing(exc):
+                    raise
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        with _store_failures(f"create multipart upload {key}"):
+            response = await self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=key, ContentType=content_type
+            )
+        return str(response["UploadId"])
+
+    async def presign_part(
+        self, key: str, *, upload_id: str, part_number: int, size_bytes: int, expires_in_s: int
+    ) -> PresignedUpload:
+        url = self._signer.presign_part(
+            self._bucket,
+            key,
+            upload_id=upload_id,
+            part_number=part_number,
+            size_bytes=size_bytes,
+            expires_in_s=expires_in_s,
+        )
+        return PresignedUpload(url=url, method="PUT", headers={"Content-Length": str(size_bytes)})
+
+    async def list_parts(self, key: str, *, upload_id: str) -> list[StoredPart]:
+        parts: list[StoredPart] = []
+        marker = 0
+        with _store_failures(f"list parts of {key}"):
+            while True:
+                try:
+                    page = await self._client.list_parts(
+                        Bucket=self._bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        MaxParts=_LIST_PARTS_PAGE,
+                        PartNumberMarker=marker,
+                    )
+                except ClientError as exc:
+                    if _is_no_such_upload(exc):
+                        raise NotFound(f"no multipart upload {upload_id} of {key}") from exc
+                    raise
+                parts.extend(
+                    StoredPart(
+                        part_number=int(p["PartNumber"]),
+                        size_bytes=int(p["Size"]),
+                        etag=str(p["ETag"]).strip('"'),
+                    )
+                    for p in page.get("Parts", [])
+                )
+                if not page.get("IsTruncated"):
+                    return parts
+                marker = int(page["NextPartNumberMarker"])
+
+    async def complete_multipart(
+        self, key: str, *, upload_id: str, parts: Sequence[StoredPart]
+    ) -> None:
+        listed = [{"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in parts]
+        with _store_failures(f"complete multipart upload {key}"):
+            try:
+                await self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": listed},
+                )
+            except ClientError as exc:
+                if _is_no_such_upload(exc):
+                    raise NotFound(f"no multipart upload {upload_id} of {key}") from exc
+                if _error_code(exc) in _BAD_PARTS_CODES:
+                    message = exc.response.get("Error", {}).get("Message", "")
+                    raise Conflict(f"the parts of {key} cannot be joined: {message}") from exc
+                raise
+
+    async def abort_multipart(self, key: str, *, upload_id: str) -> None:
+        with _store_failures(f"abort multipart upload {key}"):
+            try:
+                await self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id
+                )
+            except ClientError as exc:
+                if not (_is_no_such_upload(exc) or _is_missing(exc)):
                     raise
 
 

@@ -9,6 +9,8 @@ under while luna itself talks to an internal one.
                                 secret_key="sk", region="us-east-1")
     url = signer.presign_put("bucket", "datasets/17/a.png", content_type="image/png",
                              size_bytes=1024, expires_in_s=3600)
+    url = signer.presign_part("bucket", "datasets/17/big.dcm", upload_id="...",
+                              part_number=3, size_bytes=16 << 20, expires_in_s=3600)
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # differs from what was presigned.
 _SIGNED_HEADERS = "content-length;content-type;host"
 _SIGNED_HEADERS_QUERY = quote(_SIGNED_HEADERS, safe="")
+# A part has no type of its own (the upload's was set when it was created): only its length
+# is signed, so a client's default Content-Type does not break the signature.
+_PART_SIGNED_HEADERS = "content-length;host"
+_PART_SIGNED_HEADERS_QUERY = quote(_PART_SIGNED_HEADERS, safe="")
+# S3 numbers parts 1..10,000.
+MAX_PART_NUMBER = 10_000
 # SigV4 caps a presigned URL's life at seven days.
 MAX_EXPIRES_S = 7 * 24 * 3600
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -42,6 +50,13 @@ def _uri_encode(value: str, *, keep_slash: bool) -> str:
 
 def _canonical_header_value(value: str) -> str:
     return " ".join(value.split())
+
+
+def _check_request(*, size_bytes: int, expires_in_s: int) -> None:
+    if not 1 <= expires_in_s <= MAX_EXPIRES_S:
+        raise ValueError(f"expires_in_s must be within 1..{MAX_EXPIRES_S}")
+    if size_bytes < 0:
+        raise ValueError("size_bytes must not be negative")
 
 
 class PresignedPutSigner:
@@ -88,15 +103,8 @@ class PresignedPutSigner:
         now: datetime | None = None,
     ) -> str:
         """A URL accepting one PUT of exactly this Content-Type and Content-Length."""
-        if not 1 <= expires_in_s <= MAX_EXPIRES_S:
-            raise ValueError(f"expires_in_s must be within 1..{MAX_EXPIRES_S}")
-        if size_bytes < 0:
-            raise ValueError("size_bytes must not be negative")
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
-        date = amz_date[:8]
-        self._refresh_for(date)
-        scope = f"{date}/{self._region}/{_SERVICE}/aws4_request"
+        _check_request(size_bytes=size_bytes, expires_in_s=expires_in_s)
+        amz_date = self._amz_date(now)
         path = _uri_encode(f"{self._base_path}/{bucket}/{key}", keep_slash=True)
         # Already in sorted order, as the canonical query string requires.
         query = (
@@ -111,6 +119,51 @@ class PresignedPutSigner:
             f"host:{self._host}\n\n"
             f"{_SIGNED_HEADERS}\n{_UNSIGNED_PAYLOAD}"
         )
+        return self._signed_url(path, query, canonical_request, amz_date)
+
+    def presign_part(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        upload_id: str,
+        part_number: int,
+        size_bytes: int,
+        expires_in_s: int,
+        now: datetime | None = None,
+    ) -> str:
+        """A URL accepting one UploadPart of exactly this Content-Length (any Content-Type)."""
+        _check_request(size_bytes=size_bytes, expires_in_s=expires_in_s)
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise ValueError(f"part_number must be within 1..{MAX_PART_NUMBER}")
+        if not upload_id:
+            raise ValueError("upload_id must not be empty")
+        amz_date = self._amz_date(now)
+        path = _uri_encode(f"{self._base_path}/{bucket}/{key}", keep_slash=True)
+        # Sorted by byte value: every "X-Amz-*" name sorts before "partNumber" and "uploadId".
+        query = (
+            f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={self._credential}"
+            f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in_s}"
+            f"&X-Amz-SignedHeaders={_PART_SIGNED_HEADERS_QUERY}"
+            f"&partNumber={part_number}&uploadId={_uri_encode(upload_id, keep_slash=False)}"
+        )
+        canonical_request = (
+            f"PUT\n{path}\n{query}\n"
+            f"content-length:{size_bytes}\n"
+            f"host:{self._host}\n\n"
+            f"{_PART_SIGNED_HEADERS}\n{_UNSIGNED_PAYLOAD}"
+        )
+        return self._signed_url(path, query, canonical_request, amz_date)
+
+    def _amz_date(self, now: datetime | None) -> str:
+        """The request's X-Amz-Date, with the signing key ready for its day."""
+        moment = (now or datetime.now(UTC)).astimezone(UTC)
+        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+        self._refresh_for(amz_date[:8])
+        return amz_date
+
+    def _signed_url(self, path: str, query: str, canonical_request: str, amz_date: str) -> str:
+        scope = f"{amz_date[:8]}/{self._region}/{_SERVICE}/aws4_request"
         digest = hashlib.sha256(canonical_request.encode()).hexdigest()
         string_to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
         signature = hmac.digest(self._signing_key, string_to_sign.encode(), "sha256").hex()

@@ -41,11 +41,10 @@ import aiohttp
 import asyncpg
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from luna.autoscale import Autoscaler, Direction, ScalingRule
+from luna.examples import write_example_dataset
 
-from luna.autoscale import Autoscaler, Direction, ScalingRule  # noqa: E402
-from luna.examples import write_example_dataset  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # A dataset's `status` in the API is its job's: these two mean the job has ended.
 SETTLED = ("completed", "failed")

@@ -420,3 +420,71 @@ COUNT_UPLOADING_SQL = "SELECT count(*) FROM datasets WHERE status = 'uploading'"
 
 async def count_uploading(conn: Conn) -> int:
     return int(await conn.fetchval(COUNT_UPLOADING_SQL))
+
+
+# ---------------------------------------------------------------- multipart uploads
+
+
+RECORD_MULTIPART_SQL = """
+UPDATE dataset_files f
+SET multipart_upload_id = u.upload_id, part_size_bytes = u.part_size_bytes,
+    multipart_state = 'uploading'
+FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u (file_id, upload_id, part_size_bytes)
+WHERE f.id = u.file_id
+"""
+
+
+@dataclass(frozen=True)
+class OpenedMultipart:
+    file_id: int
+    upload_id: str
+    part_size_bytes: int
+
+
+async def record_multipart_uploads(conn: Conn, opened: Sequence[OpenedMultipart]) -> None:
+    await conn.execute(
+        RECORD_MULTIPART_SQL,
+        [o.file_id for o in opened],
+        [o.upload_id for o in opened],
+        [o.part_size_bytes for o in opened],
+    )
+
+
+FETCH_UPLOAD_FILE_SQL = """
+SELECT f.id AS file_id, f.dataset_id, f.filename, f.size_bytes, f.s3_key,
+       f.multipart_upload_id, f.part_size_bytes, f.multipart_state,
+       d.team_id, d.status AS dataset_status
+FROM dataset_files f JOIN datasets d ON d.id = f.dataset_id
+WHERE f.dataset_id = $1 AND f.id = $2
+"""
+
+
+async def fetch_upload_file(conn: Conn, dataset_id: int, file_id: int) -> asyncpg.Record | None:
+    """One declared file with its dataset's owner and state, for the part routes."""
+    return await conn.fetchrow(FETCH_UPLOAD_FILE_SQL, dataset_id, file_id)
+
+
+FETCH_OPEN_MULTIPART_SQL = """
+SELECT id AS file_id, filename, size_bytes, s3_key, multipart_upload_id, part_size_bytes
+FROM dataset_files
+WHERE dataset_id = $1 AND multipart_state = 'uploading'
+ORDER BY id
+"""
+
+
+async def lock_open_multipart_files(
+    conn: asyncpg.Connection, dataset_id: int
+) -> tuple[str | None, list[asyncpg.Record]]:
+    """Inside a transaction: lock the dataset (so two `complete` calls never join the same
+    parts at once) and return its status (None when absent) and its open multipart files."""
+    dataset = await conn.fetchrow(LOCK_DATASET_SQL, dataset_id)
+    if dataset is None:
+        return None, []
+    return str(dataset["status"]), list(await conn.fetch(FETCH_OPEN_MULTIPART_SQL, dataset_id))
+
+
+SET_MULTIPART_STATE_SQL = "UPDATE dataset_files SET multipart_state = $2 WHERE id = $1"
+
+
+async def set_multipart_state(conn: Conn, file_id: int, *, state: str) -> None:
+    await conn.execute(SET_MULTIPART_STATE_SQL, file_id, state)

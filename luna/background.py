@@ -60,3 +60,4 @@ async def refresh_gauges(db: asyncpg.Pool | None, queue: JobQueue, metrics: Metr
     metrics.queue_length.set({}, await queue.length())
     if db is not None:
         metrics.concurrent_uploads.set({}, await queries.count_uploading(db))
+        metrics.oldest_job_age.set({}, await queries.oldest_unsettled_age_s(db))

@@ -124,18 +124,11 @@ def _bound_port(runner: Any, *, default: int) -> int:
 
 
 async def run_migrate(settings: Settings, *, to: int | None) -> int:
-    import asyncpg
-
     from luna.db.migrate import migrate
+    from luna.resources import open_database
 
-    if not settings.database_url:
-        sys.stderr.write("luna: bad configuration: DATABASE_URL is not set\n")
-        return 2
-    conn = await asyncpg.connect(settings.database_url)
-    try:
+    async with open_database(settings) as database, database.pool.acquire() as conn:
         done = await migrate(conn, to=to)
-    finally:
-        await conn.close()
     for step in done:
         print(step)
     print("schema is up to date" if not done else f"{len(done)} migration step(s) applied")
@@ -145,16 +138,11 @@ async def run_migrate(settings: Settings, *, to: int | None) -> int:
 async def run_user_add(
     settings: Settings, username: str, *, team: str, admin: bool, password: str
 ) -> int:
-    import asyncpg
-
     from luna.auth import hash_password
     from luna.db import queries
+    from luna.resources import open_database
 
-    if not settings.database_url:
-        sys.stderr.write("luna: bad configuration: DATABASE_URL is not set\n")
-        return 2
-    conn = await asyncpg.connect(settings.database_url)
-    try:
+    async with open_database(settings) as database, database.pool.acquire() as conn:
         _, created = await queries.save_user(
             conn,
             username,
@@ -162,8 +150,6 @@ async def run_user_add(
             team=team,
             is_admin=admin,
         )
-    finally:
-        await conn.close()
     role = "organiser" if admin else "member"
     print(f"{'created' if created else 'updated'} {role} {username!r} of team {team!r}")
     return 0

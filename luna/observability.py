@@ -89,6 +89,11 @@ class Metrics:
         self.queue_length = Gauge(
             "validation_queue_length", "Validation jobs waiting in the queue.", registry=registry
         )
+        self.oldest_job_age = Gauge(
+            "validation_oldest_job_age_seconds",
+            "Age of the oldest validation job not yet settled (0 when none).",
+            registry=registry,
+        )
         self.validation_duration = Histogram(
             "validation_duration_seconds",
             "Time to validate one dataset, by outcome.",

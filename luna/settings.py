@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     luna_data_dir: Path = Path(".luna")
     # The address clients use to reach luna; embedded-store upload URLs point here.
     luna_public_url: str | None = None
+    # When set and no organiser exists yet, create one with this name at start; its password
+    # is read from (or written to) LUNA_DATA_DIR/organiser-password.
+    luna_first_organiser: str | None = None
     luna_queue: str = "luna.validation"
     luna_max_files: int = Field(default=constants.MAX_FILES_PER_DATASET, ge=1)
     luna_max_file_bytes: int = Field(default=constants.MAX_FILE_BYTES, ge=1)

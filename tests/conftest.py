@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -84,9 +87,22 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def queue_name(run_id: str) -> str:
-    """A queue name unique to this test, so leftovers of one test never reach another."""
-    return f"luna.test.{run_id}.{secrets.token_hex(3)}"
+async def queue_name(run_id: str, amqp_url: str) -> AsyncIterator[str]:
+    """A queue name unique to this test (with its retry and dead queues, deleted after)."""
+    import aio_pika
+
+    name = f"luna.test.{run_id}.{secrets.token_hex(3)}"
+    yield name
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        for suffix in ("", ".retry", ".dead"):
+            channel = await connection.channel()
+            try:
+                await channel.queue_delete(name + suffix)
+            except aio_pika.exceptions.AMQPError:
+                pass  # never declared by this test
+    finally:
+        await connection.close()
 
 
 @pytest.fixture
@@ -171,3 +187,64 @@ def make_client(db: asyncpg.Pool, make_settings, aiohttp_client):
         return await aiohttp_client(create_app(make_settings(**overrides), mode="serve"))
 
     return start
+
+
+# ---------------------------------------------------------------- one service, two kinds of backends
+
+
+@dataclass
+class Service:
+    """A running luna (the real app) and a way to add accounts to its database."""
+
+    client: TestClient
+    kind: str  # "real" or "embedded"
+
+    async def add_account(self, username: str, *, team: str, admin: bool = False) -> Account:
+        from luna.auth import hash_password
+        from luna.db import queries
+        from luna.http.keys import DB
+
+        password = secrets.token_urlsafe(12)
+        async with self.client.app[DB].acquire() as conn:
+            await queries.save_user(
+                conn, username, password_hash=hash_password(password), team=team, is_admin=admin
+            )
+            user = await queries.fetch_user(conn, username)
+        assert user is not None
+        return Account(username, password, team, user.team_id, admin)
+
+
+EMBEDDED_ROOT = Path(__file__).resolve().parents[1] / ".luna" / "tests"
+
+
+@pytest.fixture(params=["real", "embedded"])
+def start_service(request, make_client, make_settings, aiohttp_client, db, run_id):
+    """Start luna on real backends, or with every backend embedded (no URLs set at all)."""
+    data_dirs: list[Path] = []
+
+    async def start(**overrides: object) -> Service:
+        if request.param == "real":
+            return Service(await make_client(**overrides), "real")
+        data_dir = EMBEDDED_ROOT / f"{run_id}-{len(data_dirs)}-{secrets.token_hex(2)}"
+        data_dirs.append(data_dir)
+        port = free_port()
+        settings = make_settings(
+            database_url=None,
+            minio_endpoint=None,
+            amqp_url=None,
+            jwt_secret_key=None,
+            luna_data_dir=data_dir,
+            luna_port=port,
+            luna_public_url=f"http://127.0.0.1:{port}",
+            **overrides,
+        )
+        from luna.http.app import create_app
+
+        client = await aiohttp_client(
+            create_app(settings, mode="serve"), server_kwargs={"port": port}
+        )
+        return Service(client, "embedded")
+
+    yield start
+    for data_dir in data_dirs:
+        shutil.rmtree(data_dir, ignore_errors=True)

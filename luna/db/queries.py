@@ -415,6 +415,16 @@ async def unsettled_jobs(conn: Conn) -> list[int]:
     return [int(r["id"]) for r in await conn.fetch(UNSETTLED_JOBS_SQL)]
 
 
+OLDEST_UNSETTLED_AGE_SQL = """
+SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
+FROM validation_jobs WHERE status IN ('pending', 'processing')
+"""
+
+
+async def oldest_unsettled_age_s(conn: Conn) -> float:
+    return float(await conn.fetchval(OLDEST_UNSETTLED_AGE_SQL))
+
+
 COUNT_UPLOADING_SQL = "SELECT count(*) FROM datasets WHERE status = 'uploading'"
 
 

@@ -19,8 +19,9 @@ from aiohttp import web
 from aiohttp_jwt import JWTMiddleware
 
 from luna import constants
-from luna.auth import JWT_ALGORITHM
+from luna.auth import JWT_ALGORITHM, hash_password
 from luna.background import every, refresh_gauges, republish_lost_jobs
+from luna.db import queries
 from luna.errors import Unauthorized
 from luna.events import job_events
 from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
@@ -37,6 +38,7 @@ from luna.resources import (
     open_queue,
     open_redis,
     open_store,
+    read_or_create_secret,
 )
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
@@ -77,9 +79,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _first_organiser(app: web.Application) -> AsyncIterator[None]:
+    """Create the first organiser account when asked to and none exists yet."""
+    settings = app[SETTINGS]
+    username = settings.luna_first_organiser
+    if username and await queries.count_admins(app[DB]) == 0:
+        path = settings.luna_data_dir / "organiser-password"
+        password = await asyncio.to_thread(read_or_create_secret, path, nbytes=9)
+        async with app[DB].acquire() as conn:
+            await queries.save_user(
+                conn,
+                username,
+                password_hash=await asyncio.to_thread(hash_password, password),
+                team="organisers",
+                is_admin=True,
+            )
+        log.info("created the first organiser %r; the password is in %s", username, path)
+    yield
+
+
 def _store(embedded: ObjectStore | None) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         if embedded is not None:
+            await embedded.ensure_bucket()
             app[STORE] = embedded
             yield
             return
@@ -185,6 +207,8 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
         local = embedded_store(settings)
         add_local_store_routes(app, local)  # type: ignore[arg-type]
     app.cleanup_ctx.append(_database)
+    if mode == "serve":
+        app.cleanup_ctx.append(_first_organiser)
     app.cleanup_ctx.append(_store(local))
     app.cleanup_ctx.append(_queue)
     if mode == "serve":

@@ -21,9 +21,10 @@ async def read_events(response) -> list[tuple[str, dict]]:
     return events
 
 
-async def test_events_stream_progress_then_the_final_status(make_client, add_account):
-    account = await add_account("alice", team="red")
-    client = await make_client(luna_validators=1)
+async def test_events_stream_progress_then_the_final_status(start_service):
+    service = await start_service(luna_validators=1)
+    client = service.client
+    account = await service.add_account("alice", team="red")
     headers = await login(client, account)
     files = {f"img{i:03d}.png": PNG for i in range(60)}
     dataset_id = await upload(client, headers, files)

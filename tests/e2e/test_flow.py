@@ -25,9 +25,10 @@ def total(samples, name: str) -> float:
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
-async def test_a_dataset_goes_from_upload_to_verdict(make_client, add_account):
-    account = await add_account("alice", team="red")
-    client = await make_client(luna_validators=2)
+async def test_a_dataset_goes_from_upload_to_verdict(start_service):
+    service = await start_service(luna_validators=2)
+    client = service.client
+    account = await service.add_account("alice", team="red")
     headers = await login(client, account)
     before = metric_samples(await (await client.get("/metrics")).text())
 
@@ -54,13 +55,17 @@ async def test_a_dataset_goes_from_upload_to_verdict(make_client, add_account):
     assert total(after, "s3_upload_bytes") >= total(before, "s3_upload_bytes") + len(PNG)
 
 
-async def test_missing_and_resized_files_are_reported_by_rule_and_file(make_client, add_account):
-    account = await add_account("alice", team="red")
-    client = await make_client(luna_validators=1)
+async def test_missing_and_resized_files_are_reported_by_rule_and_file(start_service):
+    service = await start_service(luna_validators=1)
+    client = service.client
+    account = await service.add_account("alice", team="red")
     headers = await login(client, account)
+    # The embedded store refuses a body of another length at PUT (its URLs sign the length);
+    # moto, like some S3 look-alikes, stores it, and validation must catch it.
+    resized = service.kind == "real"
     declared = [
         {"filename": "manifest.csv", "content_type": "text/csv", "size_bytes": len(MANIFEST)},
-        {"filename": "a.png", "content_type": "image/png", "size_bytes": len(PNG) + 5},
+        {"filename": "a.png", "content_type": "image/png", "size_bytes": len(PNG) + 5 * resized},
         {"filename": "never.png", "content_type": "image/png", "size_bytes": 10},
     ]
     dataset_id = await upload(
@@ -72,7 +77,7 @@ async def test_missing_and_resized_files_are_reported_by_rule_and_file(make_clie
     assert results["verdict"] == "rejected"
     found = {(f["rule"], f["file"]) for f in results["findings"]}
     assert ("upload.missing", "never.png") in found
-    assert ("upload.size_mismatch", "a.png") in found
+    assert (("upload.size_mismatch", "a.png") in found) == resized
 
     page = await (
         await client.get(

@@ -390,6 +390,8 @@ class LocalObjectStore:
             expires_at = int(expires)
         except ValueError:
             raise Forbidden("the part URL is not valid") from None
+        if not _UPLOAD_ID.match(upload_id):
+            raise Forbidden("the part URL is not valid")
         expected = part_signature(
             self._secret,
             key=key,

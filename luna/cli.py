@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--team", required=True)
     add.add_argument("--admin", action="store_true", help="an organiser: sees every team")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    team = commands.add_parser("team", help="manage teams")
+    team_commands = team.add_subparsers(dest="team_command", required=True)
+    quota = team_commands.add_parser(
+        "quota", help="set a team's own quotas (an option left out means the default)"
+    )
+    quota.add_argument("team")
+    for option in ("datasets-per-day", "bytes-stored", "files-per-dataset", "bytes-per-file"):
+        quota.add_argument(f"--{option}", type=int, default=None)
     return parser
 
 
@@ -50,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_service(settings, mode=args.command))
     if args.command == "migrate":
         return asyncio.run(run_migrate(settings, to=args.to))
+    if args.command == "team":
+        return asyncio.run(run_team_quota(settings, args))
     if args.command == "user":
         password = _read_password(from_stdin=args.password_stdin)
         return asyncio.run(
@@ -152,4 +162,24 @@ async def run_user_add(
         )
     role = "organiser" if admin else "member"
     print(f"{'created' if created else 'updated'} {role} {username!r} of team {team!r}")
+    return 0
+
+
+async def run_team_quota(settings: Settings, args: argparse.Namespace) -> int:
+    from luna.db import queries
+    from luna.resources import open_database
+
+    async with open_database(settings) as database:
+        found = await queries.set_team_quota(
+            database.pool,
+            args.team,
+            datasets_per_day=args.datasets_per_day,
+            bytes_stored=args.bytes_stored,
+            files_per_dataset=args.files_per_dataset,
+            bytes_per_file=args.bytes_per_file,
+        )
+    if not found:
+        sys.stderr.write(f"luna: no team {args.team!r}\n")
+        return 1
+    print(f"quotas of team {args.team!r} set")
     return 0

@@ -8,6 +8,10 @@ GiB: Final = 1024 * MiB
 # The contract's defaults for what `upload/start` accepts.
 MAX_FILES_PER_DATASET: Final = 100_000
 MAX_FILE_BYTES: Final = 5 * GiB
+# Default per-team quotas: generous for a competition (a team re-submits a few times a day),
+# tight enough that a runaway script cannot fill the store.
+QUOTA_DATASETS_PER_DAY: Final = 50
+QUOTA_BYTES_STORED: Final = 2 * 1024 * GiB
 # A filename is a relative path; 255 bytes is the common filesystem limit for one name.
 MAX_FILENAME_BYTES: Final = 255
 

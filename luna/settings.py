@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     luna_queue: str = "luna.validation"
     luna_max_files: int = Field(default=constants.MAX_FILES_PER_DATASET, ge=1)
     luna_max_file_bytes: int = Field(default=constants.MAX_FILE_BYTES, ge=1)
+    # Service-wide quota defaults; `python -m luna team quota` sets a team's own.
+    luna_quota_datasets_per_day: int = Field(default=constants.QUOTA_DATASETS_PER_DAY, ge=0)
+    luna_quota_bytes_stored: int = Field(default=constants.QUOTA_BYTES_STORED, ge=0)
     luna_upload_url_expires_s: int = Field(default=constants.UPLOAD_URL_EXPIRES_S, ge=60)
     luna_token_expires_s: int = Field(default=constants.ACCESS_TOKEN_EXPIRES_S, ge=60)
     luna_job_time_limit_s: float = Field(default=constants.JOB_TIME_LIMIT_S, gt=0)

@@ -193,6 +193,56 @@ async def list_datasets(
     return list(await conn.fetch(LIST_DATASETS_SQL, team_id, before_id, limit))
 
 
+# ---------------------------------------------------------------- quotas
+
+
+# What a team has used: datasets started since UTC midnight and bytes declared by its
+# datasets, leaving out those whose validation failed for a platform reason.
+TEAM_USAGE_SQL = """
+SELECT t.quota_datasets_per_day, t.quota_bytes_stored, t.quota_files_per_dataset,
+       t.quota_bytes_per_file,
+       count(d.id) FILTER (WHERE d.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC')
+                                                 AT TIME ZONE 'UTC') AS datasets_today,
+       coalesce(sum(d.bytes_total), 0)::bigint AS bytes_stored
+FROM teams t
+LEFT JOIN datasets d ON d.team_id = t.id AND d.status <> 'failed'
+WHERE t.id = $1
+GROUP BY t.id
+"""
+# Serialises quota checks of one team, so two concurrent starts cannot both squeeze in.
+LOCK_TEAM_SQL = "SELECT pg_advisory_xact_lock(hashtext('luna.quota'), $1::int)"
+
+
+async def team_usage(conn: asyncpg.Connection, team_id: int) -> asyncpg.Record | None:
+    """Lock the team's quota for this transaction and return its limits and usage."""
+    await conn.execute(LOCK_TEAM_SQL, team_id)
+    return await conn.fetchrow(TEAM_USAGE_SQL, team_id)
+
+
+SET_TEAM_QUOTA_SQL = """
+UPDATE teams SET
+    quota_datasets_per_day = $2, quota_bytes_stored = $3,
+    quota_files_per_dataset = $4, quota_bytes_per_file = $5
+WHERE name = $1
+RETURNING id
+"""
+
+
+async def set_team_quota(
+    conn: Conn,
+    team: str,
+    *,
+    datasets_per_day: int | None,
+    bytes_stored: int | None,
+    files_per_dataset: int | None,
+    bytes_per_file: int | None,
+) -> bool:
+    row = await conn.fetchrow(
+        SET_TEAM_QUOTA_SQL, team, datasets_per_day, bytes_stored, files_per_dataset, bytes_per_file
+    )
+    return row is not None
+
+
 # ---------------------------------------------------------------- validation status
 
 

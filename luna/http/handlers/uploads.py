@@ -15,6 +15,7 @@ from luna.http.models import FileDeclaration, UploadCompleteRequest, UploadStart
 from luna.http.requests import caller, parse, read_json_object
 from luna.http.responses import json_response
 from luna.observability import log_context
+from luna.quotas import Quota, check_quota
 from luna.settings import Settings
 
 log = logging.getLogger("luna.uploads")
@@ -72,7 +73,16 @@ async def start_upload(request: web.Request) -> web.Response:
         raise Forbidden(
             f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
         )
-    async with request.app[DB].acquire() as conn:
+    async with request.app[DB].acquire() as conn, conn.transaction():
+        usage = await queries.team_usage(conn, who.team_id)
+        if usage is None:
+            raise Forbidden("your team no longer exists; ask the organisers")
+        check_quota(
+            Quota.for_team(usage, settings),
+            datasets_today=usage["datasets_today"],
+            bytes_stored=usage["bytes_stored"],
+            file_sizes=[f.size_bytes for f in body.files],
+        )
         dataset_id, stored = await queries.create_dataset(
             conn,
             team_id=who.team_id,

@@ -255,3 +255,28 @@ async def test_part_urls_only_for_the_callers_multipart_files(
         (1, 5 * MiB),
     ]
     assert all(p["headers"]["Content-Length"] == str(p["size_bytes"]) for p in answer["parts"])
+
+
+async def test_finishing_again_after_lost_bookkeeping_reads_the_store(
+    make_api: Any, add_account: Any, db: Any
+) -> None:
+    from luna.http.handlers.parts import finish_multipart_uploads
+
+    api: Api = await make_api()
+    headers = await login(api.client, await add_account("alice", team="red"))
+    big = big_file()
+    started = await start(api, headers, big)
+    await send_parts(api, big, await part_urls(api, headers, started, [1, 2, 3]))
+    dataset_id, file_id = started["dataset_id"], entry(started, "big.bin")["file_id"]
+
+    first = await finish_multipart_uploads(db, api.store, dataset_id)
+    assert (first.joined, first.incomplete) == (("big.bin",), ())
+    assert await finish_multipart_uploads(db, api.store, dataset_id) == type(first)()
+    # As if the joining call died before it recorded what it did: the object tells.
+    await db.execute(
+        "UPDATE dataset_files SET multipart_state = 'uploading' WHERE id = $1", file_id
+    )
+    again = await finish_multipart_uploads(db, api.store, dataset_id)
+    assert again.joined == ("big.bin",)
+    state = await db.fetchval("SELECT multipart_state FROM dataset_files WHERE id = $1", file_id)
+    assert state == "completed"

@@ -12,8 +12,9 @@ from conftest import PG_ADMIN_URL
 from luna.db.migrate import current_version, migrate
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def conn(run_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A fresh database for this module (creating and dropping one takes seconds)."""
     name = f"luna_test_{run_id}_mig_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(PG_ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -45,6 +46,7 @@ async def test_up_down_up(conn: asyncpg.Connection) -> None:
 
 async def test_an_upload_id_comes_with_its_part_size_and_state(conn: asyncpg.Connection) -> None:
     await migrate(conn, to=2)
+    await conn.execute("TRUNCATE teams RESTART IDENTITY CASCADE")
     team = await conn.fetchval("INSERT INTO teams (name) VALUES ('red') RETURNING id")
     user = await conn.fetchval(
         "INSERT INTO users (username, password_hash, team_id) VALUES ('a', 'x', $1) RETURNING id",

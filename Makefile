@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.luna-installed
 
-.PHONY: run test lint format install services deploy-tools bench
+.PHONY: run test lint format install services test-tools bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,11 @@ install: $(STAMP)
 services:
 	@bash scripts/services.sh
 
-deploy-tools: install
+# kubectl/compose/manifest checkers for tests/deploy; LocalStack's S3 (its own venv) for the
+# tests that need a store which checks presigned signatures.
+test-tools: install
 	@bash scripts/install-deploy-tools.sh
+	@bash scripts/localstack.sh install
 
 lint: install
 	$(BIN)/ruff check .
@@ -31,7 +34,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install services deploy-tools lint
+test: install services test-tools lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 run: install
@@ -40,3 +43,4 @@ run: install
 bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/liveness.py

@@ -242,6 +242,8 @@ def luna_env(
         LUNA_HOST="127.0.0.1",
         LUNA_PORT=str(port),
         LUNA_VALIDATORS="2",
+        # The benchmark's one team may send more datasets than a team may start in a day.
+        LUNA_QUOTA_DATASETS_PER_DAY="100000",
         JWT_SECRET_KEY=secrets.token_urlsafe(32),
         LOG_LEVEL="WARNING",
     )

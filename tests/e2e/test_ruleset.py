@@ -98,7 +98,8 @@ async def test_every_catalogue_dataset_gets_exactly_its_rules_through_the_servic
     make_client, add_account
 ):
     account = await add_account("alice", team="red")
-    client = await make_client(luna_validators=2)
+    # One team sends the whole catalogue, more datasets than a team may start in a day.
+    client = await make_client(luna_validators=2, luna_quota_datasets_per_day=len(DATASETS))
     headers = await login(client, account)
     slots = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 

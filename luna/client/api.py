@@ -60,6 +60,7 @@ class LunaApi:
         self.session = session
         self.server_url = server_url.rstrip("/")
         self._token: str | None = None
+        self._credentials: tuple[str, str] | None = None
 
     def url(self, path: str) -> str:
         return f"{self.server_url}{path}"
@@ -76,6 +77,7 @@ class LunaApi:
                 ) from None
             raise
         self._token = str(body["access_token"])
+        self._credentials = (username, password)
 
     async def start_upload(
         self, *, dataset_name: str, files: Sequence[LocalFile], description: str | None = None
@@ -163,6 +165,23 @@ class LunaApi:
             raise exc.__cause__ from None
 
     async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return await self._call_once(method, path, json=json, params=params)
+        except ApiError as exc:
+            # A token can expire during a long upload: log in again, once, and carry on.
+            if exc.status != 401 or self._credentials is None or path.endswith("/auth/login"):
+                raise
+        await self.login(*self._credentials)
+        return await self._call_once(method, path, json=json, params=params)
+
+    async def _call_once(
         self,
         method: str,
         path: str,

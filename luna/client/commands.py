@@ -99,8 +99,7 @@ def run_client_command(
                 )
             )
         except KeyboardInterrupt:
-            err.write("\nluna submit: interrupted; the dataset was not completed\n")
-            return EXIT_NOT_FINISHED
+            return EXIT_NOT_FINISHED  # what was left undone is already said
     raise ValueError(f"not a client command: {args.command}")
 
 

@@ -70,6 +70,9 @@ async def submit_directory(
     except SubmitError as exc:
         run.fail(str(exc))
         return exc.exit_code
+    except asyncio.CancelledError:
+        run.fail("interrupted")
+        raise
 
 
 class _Submission:
@@ -82,6 +85,8 @@ class _Submission:
         self.choose_transfer = choose_transfer
         self.dataset_id: int | None = None
         self.completed = False
+        # Where the submission is, for the error report: scripts (--json) get it too.
+        self.stage = "local_check"
 
     # ------------------------------------------------------------------ steps
 
@@ -92,20 +97,26 @@ class _Submission:
         files = await asyncio.to_thread(scan_directory, directory)
         if not await self.local_check(files):
             return EXIT_REJECTED
+        self.stage = "login"
         who = await asyncio.to_thread(credentials)
         async with open_api(self.options.server_url) as api:
             await api.login(who.username, who.password)
             self.say(f"logged in to {api.server_url} as {who.username}")
+            self.stage = "hashing"
             files = await self.hash(files)
+            self.stage = "upload_start"
             plan = await api.start_upload(
                 dataset_name=self.options.dataset_name or directory.resolve().name,
                 description=self.options.description,
                 files=files,
             )
             self.dataset_id = plan.dataset_id
+            self.stage = "uploading"
             await self.upload(api, plan, files)
+            self.stage = "complete"
             await api.complete_upload(plan.dataset_id)
             self.completed = True
+            self.stage = "validating"
             self.say(f"dataset {plan.dataset_id}: uploaded; validating")
             status = await self.follow(api, plan.dataset_id)
         return self.conclude(status, server_url=api.server_url)
@@ -119,6 +130,7 @@ class _Submission:
                 {
                     "dataset_id": None,
                     "stage": "local_check",
+                    "status": "not_submitted",
                     "verdict": "rejected",
                     "findings": [f.as_dict() for f in findings],
                 }
@@ -213,6 +225,8 @@ class _Submission:
     def fail(self, message: str) -> None:
         dataset_id = self.dataset_id
         where = f"dataset {dataset_id}: " if dataset_id is not None else ""
+        if self.err.isatty() and not self.options.json_output:
+            self.err.write("\n")  # off the progress line
         self.err.write(f"luna submit: {where}{message}\n")
         if dataset_id is not None and self.completed:
             self.err.write(
@@ -224,7 +238,15 @@ class _Submission:
                 f"luna submit: dataset {dataset_id} was not completed; run luna submit again\n"
             )
         if self.options.json_output:
-            self.emit_json({"dataset_id": dataset_id, "stage": "error", "error": message})
+            self.emit_json(
+                {
+                    "dataset_id": dataset_id,
+                    "stage": self.stage,
+                    "status": "error",
+                    "error": message,
+                    "exit_code": EXIT_NOT_FINISHED,
+                }
+            )
 
     def emit_json(self, document: Any) -> None:
         self.out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

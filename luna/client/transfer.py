@@ -22,6 +22,7 @@ from yarl import URL
 from luna.client.api import UploadTarget
 from luna.client.constants import (
     CONNECT_TIMEOUT_S,
+    EXPECT_CONTINUE_MIN_BYTES,
     READ_CHUNK_BYTES,
     UPLOAD_ATTEMPTS,
     UPLOAD_READ_TIMEOUT_S,
@@ -129,6 +130,9 @@ async def put_file(
         URL(target.url, encoded=True),
         data=body,
         headers=target.headers,
+        # A large file first asks whether the store will take it: a refused URL (expired,
+        # tampered) is then known before gigabytes are sent for nothing.
+        expect100=file.size_bytes >= EXPECT_CONTINUE_MIN_BYTES,
         timeout=UPLOAD_TIMEOUT,
     ) as response:
         if 200 <= response.status < 300:

@@ -4,7 +4,9 @@ moto S3), an account, example datasets on disk, and a store front that fails on 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,9 @@ from luna.client.commands import credentials_from, submit_options
 from luna.client.submit import submit_directory
 from luna.client.uploader import ChooseTransfer, single_put_for_all
 from luna.examples import write_example_dataset
+
+# Bounds a hang (a job that never finishes), not a speed: a small dataset takes seconds.
+SUBMIT_LIMIT_S = 120
 
 
 @dataclass
@@ -70,13 +75,20 @@ def submit() -> Callable[..., Any]:
     ) -> Outcome:
         args = parse(["submit", *argv])
         out, err = io.StringIO(), io.StringIO()
-        code = await submit_directory(
-            submit_options(args, environ=env),
-            credentials=credentials_from(env, stdin=NotATerminal(), err=err),
-            out=out,
-            err=err,
-            choose_transfer=choose_transfer,
-        )
+        try:
+            async with asyncio.timeout(SUBMIT_LIMIT_S):
+                code = await submit_directory(
+                    submit_options(args, environ=env),
+                    credentials=credentials_from(env, stdin=NotATerminal(), err=err),
+                    out=out,
+                    err=err,
+                    choose_transfer=choose_transfer,
+                )
+        except TimeoutError:
+            raise AssertionError(
+                f"luna submit still running after {SUBMIT_LIMIT_S} s; it printed:\n"
+                f"{err.getvalue()}\n{out.getvalue()}"
+            ) from None
         return Outcome(code, out.getvalue(), err.getvalue())
 
     return run
@@ -118,6 +130,7 @@ class FlakyStore:
     upstream: str
     faults: dict[str, list[str]] = field(default_factory=dict)
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
 
     def _fault_for(self, key: str) -> str | None:
@@ -129,6 +142,7 @@ class FlakyStore:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
         self.attempts[key] += 1
+        self.headers[key] = dict(request.headers)
         fault = self._fault_for(key)
         if fault == "503":
             await request.read()
@@ -249,3 +263,27 @@ async def api_front():
         yield start
         for server in fronts:
             await server.close()
+
+
+@pytest.fixture
+def start_luna_with_local_store(db, make_settings, aiohttp_client, add_account, tmp_path):
+    """luna with its embedded object store: upload URLs point at luna itself and are checked
+    (signature, content type, length) on every PUT."""
+    from luna.http.app import create_app
+
+    async def start() -> Luna:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        settings = make_settings(
+            minio_endpoint=None,
+            luna_data_dir=tmp_path / "luna-data",
+            luna_public_url=f"http://127.0.0.1:{port}",
+            luna_validators=2,
+        )
+        client = await aiohttp_client(
+            create_app(settings, mode="serve"), server_kwargs={"port": port}
+        )
+        return Luna(client, await add_account("ada", team="red"))
+
+    return start

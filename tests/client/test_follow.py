@@ -3,11 +3,15 @@ stream or the stream breaks."""
 
 from __future__ import annotations
 
+import asyncio
+
 from support import login, upload
 
 from luna.client.api import open_api
 from luna.client.follow import follow_events, poll_status
 
+# Bounds a hang (a job that never finishes), not a speed.
+LIMIT_S = 60
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MANIFEST = b"filename,patient_id,label\na.png,p1,No Finding\n"
 
@@ -19,7 +23,8 @@ async def test_the_events_stream_delivers_progress_and_the_final_status(start_lu
     seen: list[tuple[int, int, str]] = []
     async with open_api(luna.url) as api:
         await api.login(luna.account.username, luna.account.password)
-        final = await follow_events(api, dataset_id, on_progress=lambda *p: seen.append(p))
+        async with asyncio.timeout(LIMIT_S):
+            final = await follow_events(api, dataset_id, on_progress=lambda *p: seen.append(p))
     assert final is not None, "the server offered no events stream"
     assert final["status"] == "completed"
     assert final["dataset_id"] == dataset_id
@@ -33,9 +38,10 @@ async def test_polling_reaches_the_same_final_status(start_luna):
     seen: list[tuple[int, int, str]] = []
     async with open_api(luna.url) as api:
         await api.login(luna.account.username, luna.account.password)
-        final = await poll_status(
-            api, dataset_id, on_progress=lambda *p: seen.append(p), interval_s=0.1
-        )
+        async with asyncio.timeout(LIMIT_S):
+            final = await poll_status(
+                api, dataset_id, on_progress=lambda *p: seen.append(p), interval_s=0.1
+            )
     assert final["status"] == "completed"
     assert seen[-1] == (2, 2, "completed")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from support import login
 
+from luna.client.api import open_api
 from luna.examples import write_example_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +148,37 @@ async def test_json_output_of_the_real_command_is_one_status_document(start_luna
     assert status["validation_results"]["verdict"] == "accepted"
     assert status["progress"] == {"files_done": 5, "files_total": 5}
     assert "%" not in stderr.decode()  # no progress bar for scripts
+
+
+async def test_json_output_when_the_local_check_stops_is_one_document_of_findings(submit, example):
+    result = await submit(
+        ["--server", "http://127.0.0.1:9", "--json", str(example(broken=True))], env={}
+    )
+    assert result.code == 1
+    document = json.loads(result.out)
+    assert document["stage"] == "local_check"
+    assert document["verdict"] == "rejected"
+    assert {f["rule"] for f in document["findings"]} == {
+        "manifest.bad_label",
+        "manifest.unlisted_image",
+    }
+
+
+async def test_json_output_when_the_submission_cannot_finish_names_the_stage(submit, example):
+    result = await submit(
+        ["--server", "http://127.0.0.1:9", "--json", str(example())],
+        env={"LUNA_USERNAME": "ada", "LUNA_PASSWORD": "pw"},
+    )
+    assert result.code == 2
+    document = json.loads(result.out)
+    assert document["stage"] == "login"
+    assert document["status"] == "error"
+    assert "cannot reach luna" in document["error"]
+
+
+async def test_an_expired_token_is_renewed_with_the_same_credentials(start_luna):
+    luna = await start_luna(luna_token_expires_s=1)
+    async with open_api(luna.url) as api:
+        await api.login(luna.account.username, luna.account.password)
+        await asyncio.sleep(2.1)  # past the token's whole-second expiry
+        assert (await api.list_datasets())["items"] == []

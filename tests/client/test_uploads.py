@@ -1,0 +1,34 @@
+"""Uploads reach the store exactly as signed, whichever store luna runs."""
+
+from __future__ import annotations
+
+
+async def test_a_dataset_goes_through_the_embedded_store_which_checks_every_header(
+    start_luna_with_local_store, submit, example
+):
+    luna = await start_luna_with_local_store()
+    result = await submit(["--server", luna.url, str(example())], env=luna.env())
+    assert result.code == 0, result.err + result.out
+    assert "ACCEPTED" in result.out
+
+
+async def test_each_put_sends_the_signed_headers_and_a_length_never_chunks(
+    start_luna, submit, example, flaky_store
+):
+    store, store_url = flaky_store
+    luna = await start_luna(minio_public_endpoint=store_url)
+    directory = example()
+    result = await submit(["--server", luna.url, str(directory)], env=luna.env())
+    assert result.code == 0, result.err + result.out
+    sent = {key.split("/", 3)[-1]: headers for key, headers in store.headers.items()}
+    assert set(sent) == {
+        p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()
+    }
+    for name, headers in sent.items():
+        assert headers["Content-Length"] == str((directory / name).stat().st_size)
+        assert "Transfer-Encoding" not in headers
+        assert "Authorization" not in headers  # luna's token never goes to the store
+    assert sent["manifest.csv"]["Content-Type"] == "text/csv"
+    assert {h["Content-Type"] for n, h in sent.items() if n.endswith(".dcm")} == {
+        "application/dicom"
+    }

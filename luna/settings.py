@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Service-wide quota defaults; `python -m luna team quota` sets a team's own.
     luna_quota_datasets_per_day: int = Field(default=constants.QUOTA_DATASETS_PER_DAY, ge=0)
     luna_quota_bytes_stored: int = Field(default=constants.QUOTA_BYTES_STORED, ge=0)
+    # Files above the threshold upload in parts of this size (S3 multipart).
+    luna_multipart_threshold_bytes: int = Field(default=constants.MULTIPART_THRESHOLD_BYTES, ge=0)
+    luna_multipart_part_bytes: int = Field(
+        default=constants.MULTIPART_PART_BYTES, ge=constants.S3_MIN_PART_BYTES
+    )
     luna_upload_url_expires_s: int = Field(default=constants.UPLOAD_URL_EXPIRES_S, ge=60)
     luna_token_expires_s: int = Field(default=constants.ACCESS_TOKEN_EXPIRES_S, ge=60)
     luna_job_time_limit_s: float = Field(default=constants.JOB_TIME_LIMIT_S, gt=0)

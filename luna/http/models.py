@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from luna.constants import MAX_FILENAME_BYTES
 
@@ -34,12 +42,26 @@ def filename_problem(name: str) -> str | None:
     return None
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+# Ids are PostgreSQL bigints.
+MAX_ID = 2**63 - 1
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=128)
+    username: Text = Field(min_length=1, max_length=128)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -77,14 +99,14 @@ class FileDeclaration(Strict):
 
 
 class UploadStartRequest(Strict):
-    dataset_name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    team_id: StrictInt | None = None
+    dataset_name: Text = Field(min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=10_000)
+    team_id: StrictInt | None = Field(default=None, ge=1, le=MAX_ID)
     files: list[FileDeclaration] = Field(min_length=1)
 
 
 class UploadCompleteRequest(Strict):
-    dataset_id: StrictInt = Field(ge=1)
+    dataset_id: StrictInt = Field(ge=1, le=MAX_ID)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -65,11 +65,8 @@ class MultipartPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MultipartPolicy:
-        """LUNA_MULTIPART_THRESHOLD_BYTES and LUNA_MULTIPART_PART_BYTES when `Settings` has
-        them, else the defaults in `luna.constants` (read now, so a test may lower them)."""
-        threshold = getattr(settings, "luna_multipart_threshold_bytes", None)
-        part_size = getattr(settings, "luna_multipart_part_bytes", None)
+        """LUNA_MULTIPART_THRESHOLD_BYTES and LUNA_MULTIPART_PART_BYTES."""
         return cls(
-            threshold_bytes=constants.MULTIPART_THRESHOLD_BYTES if threshold is None else threshold,
-            part_size_bytes=constants.MULTIPART_PART_BYTES if part_size is None else part_size,
+            threshold_bytes=settings.luna_multipart_threshold_bytes,
+            part_size_bytes=settings.luna_multipart_part_bytes,
         )

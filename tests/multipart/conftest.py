@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -105,57 +104,6 @@ def _has_route(app: web.Application, path: str) -> bool:
 
 
 @pytest.fixture
-def wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve the part routes, and open/finish multipart uploads in upload/start and complete,
-    exactly as the wiring in luna/http/routes.py and handlers/uploads.py does it. Where luna
-    already has that wiring, nothing is changed."""
-    from luna.db import queries
-    from luna.http import app as app_module
-    from luna.http.handlers import parts, uploads
-    from luna.http.keys import DB, SETTINGS, STORE
-    from luna.http.models import UploadCompleteRequest, UploadStartRequest
-    from luna.http.requests import caller, parse, read_json_object
-    from luna.http.responses import json_response
-
-    original_routes = app_module.add_api_routes
-
-    def add_api_routes(app: web.Application) -> None:
-        original_routes(app)
-        if not _has_route(app, PARTS_PATH):
-            app.router.add_post(PARTS_PATH, parts.request_part_urls)
-            app.router.add_get(PARTS_PATH, parts.list_uploaded_parts)
-
-    monkeypatch.setattr(app_module, "add_api_routes", add_api_routes)
-    if hasattr(uploads, "finish_multipart_uploads"):
-        return
-    original_start, original_complete = uploads.start_upload, uploads.complete_upload
-
-    async def start_upload(request: web.Request) -> web.StreamResponse:
-        response = await original_start(request)
-        assert isinstance(response, web.Response) and response.body is not None
-        body: dict[str, Any] = orjson.loads(response.body)  # type: ignore[arg-type]
-        if any("multipart" in e for e in body["upload_urls"]):
-            return response  # luna plans multipart uploads itself
-        files = parse(UploadStartRequest, await read_json_object(request)).files
-        app = request.app
-        await parts.plan_multipart_uploads(
-            app[DB], app[STORE], app[SETTINGS], entries=body["upload_urls"], files=files
-        )
-        return json_response(body)
-
-    async def complete_upload(request: web.Request) -> web.StreamResponse:
-        who = caller(request)
-        dataset_id = parse(UploadCompleteRequest, await read_json_object(request)).dataset_id
-        owner = await queries.fetch_dataset_owner(request.app[DB], dataset_id)
-        if owner is not None and (owner["team_id"] == who.team_id or who.is_admin):
-            await parts.finish_multipart_uploads(request.app[DB], request.app[STORE], dataset_id)
-        return await original_complete(request)
-
-    monkeypatch.setattr(uploads, "start_upload", start_upload)
-    monkeypatch.setattr(uploads, "complete_upload", complete_upload)
-
-
-@pytest.fixture
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Files over 6 MiB go in 5 MiB parts (S3's smallest), so a 3-part file is 12 MiB.
     Returned as settings overrides too, for when Settings names them."""
@@ -168,7 +116,6 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 @pytest.fixture(params=["s3", "embedded"])
 async def make_api(
     request: pytest.FixtureRequest,
-    wired: None,
     make_client: Callable[..., Any],
     http: aiohttp.ClientSession,
     tmp_path: Path,
@@ -178,16 +125,12 @@ async def make_api(
     the settings."""
 
     async def start(**overrides: Any) -> Api:
+        # The part plan follows the constants at call time (`small_parts` lowers them).
+        overrides.setdefault("luna_multipart_threshold_bytes", constants.MULTIPART_THRESHOLD_BYTES)
+        overrides.setdefault("luna_multipart_part_bytes", constants.MULTIPART_PART_BYTES)
         if request.param == "embedded":
-            from luna.resources import ConfigurationError
-
             overrides.update(minio_endpoint=None, luna_data_dir=tmp_path / "luna")
-            try:
-                client = await make_client(**overrides)
-            except ConfigurationError:
-                pytest.skip("this luna cannot run on its embedded store yet")
-            if not _has_route(client.app, "/store/{key}"):
-                pytest.skip("this luna does not serve its embedded store yet")
+            client = await make_client(**overrides)
             return Api(
                 client, Sender(http, base_url=str(client.make_url("")).rstrip("/")), "embedded"
             )

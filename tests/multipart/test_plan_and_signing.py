@@ -57,12 +57,11 @@ def test_the_policy_takes_files_above_the_threshold() -> None:
     assert policy.applies_to(64 * MiB + 1)
 
 
-def test_the_policy_reads_the_constants_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(constants, "MULTIPART_THRESHOLD_BYTES", 6 * MiB)
-    monkeypatch.setattr(constants, "MULTIPART_PART_BYTES", 5 * MiB)
-    policy = MultipartPolicy.from_settings(Settings.model_construct())
-    if hasattr(Settings.model_construct(), "luna_multipart_threshold_bytes"):
-        pytest.skip("Settings names the threshold; its default was read at import")
+def test_the_policy_follows_the_settings() -> None:
+    settings = Settings.model_construct(
+        luna_multipart_threshold_bytes=6 * MiB, luna_multipart_part_bytes=5 * MiB
+    )
+    policy = MultipartPolicy.from_settings(settings)
     assert (policy.threshold_bytes, policy.part_size_bytes) == (6 * MiB, 5 * MiB)
 
 

@@ -25,7 +25,7 @@ from luna.auth import Principal
 from luna.db import queries
 from luna.errors import BadRequest, Conflict, NotFound, Unprocessable
 from luna.http.keys import DB, SETTINGS, STORE
-from luna.http.models import FileDeclaration, Strict
+from luna.http.models import MAX_ID, FileDeclaration, Strict
 from luna.http.requests import caller, parse, read_json_object
 from luna.http.responses import json_response
 from luna.observability import log_context
@@ -39,8 +39,8 @@ _Item = TypeVar("_Item")
 
 
 class PartsRequest(Strict):
-    dataset_id: StrictInt = Field(ge=1)
-    file_id: StrictInt = Field(ge=1)
+    dataset_id: StrictInt = Field(ge=1, le=MAX_ID)
+    file_id: StrictInt = Field(ge=1, le=MAX_ID)
     part_numbers: list[StrictInt] = Field(
         min_length=1, max_length=constants.MAX_PART_URLS_PER_REQUEST
     )

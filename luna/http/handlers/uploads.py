@@ -10,6 +10,7 @@ from aiohttp import web
 from luna.auth import Principal
 from luna.db import queries
 from luna.errors import BackendUnavailable, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from luna.http.handlers.parts import finish_multipart_uploads, plan_multipart_uploads
 from luna.http.keys import DB, QUEUE, SETTINGS, STORE
 from luna.http.models import FileDeclaration, UploadCompleteRequest, UploadStartRequest
 from luna.http.requests import caller, parse, read_json_object
@@ -112,6 +113,7 @@ async def start_upload(request: web.Request) -> web.Response:
                 "headers": upload.headers,
             }
         )
+    await plan_multipart_uploads(request.app[DB], store, settings, entries=urls, files=body.files)
     with log_context(dataset_id=dataset_id):
         log.info("upload started: %d files", len(urls))
     return json_response(
@@ -132,6 +134,7 @@ async def complete_upload(request: web.Request) -> web.Response:
     body = parse(UploadCompleteRequest, await read_json_object(request))
     dataset_id = body.dataset_id
     await visible_dataset(request, dataset_id, who)
+    await finish_multipart_uploads(request.app[DB], request.app[STORE], dataset_id)
     async with request.app[DB].acquire() as conn:
         job = await queries.queue_dataset(conn, dataset_id)
     if job is None:

@@ -62,14 +62,17 @@ async def submit_directory(
     err: TextIO,
     choose_transfer: ChooseTransfer = single_put_for_all,
 ) -> int:
-    """Run the whole submission; returns the exit code. `credentials` is called (in a
-    thread: it may prompt) only once the local check passed."""
+    """Run the whole submission; returns the exit code. `credentials` is called only once
+    the local check passed; it may prompt on the terminal."""
     run = _Submission(options, out=out, err=err, choose_transfer=choose_transfer)
     try:
         return await run.all_steps(credentials)
     except SubmitError as exc:
         run.fail(str(exc))
         return exc.exit_code
+    except OSError as exc:  # a file unreadable, or removed during the submission
+        run.fail(f"cannot read {exc.filename or 'a file'}: {exc.strerror or exc}")
+        return EXIT_NOT_FINISHED
     except asyncio.CancelledError:
         run.fail("interrupted")
         raise
@@ -98,7 +101,9 @@ class _Submission:
         if not await self.local_check(files):
             return EXIT_REJECTED
         self.stage = "login"
-        who = await asyncio.to_thread(credentials)
+        # Called on the loop's thread, which has nothing else to do yet: a prompt blocked in a
+        # worker thread would keep the process alive after Ctrl-C.
+        who = credentials()
         async with open_api(self.options.server_url) as api:
             await api.login(who.username, who.password)
             self.say(f"logged in to {api.server_url} as {who.username}")

@@ -1,4 +1,4 @@
-"""`python -m luna COMMAND`: serve, worker, migrate, user add.
+"""`python -m luna COMMAND`: serve, worker, migrate, user, team, submit, example-dataset.
 
 python -m luna serve                 # API + validators (LUNA_VALIDATORS, 0 = API only)
 python -m luna worker                # validators only, with /liveness /readiness /metrics
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from luna.client import CLIENT_COMMANDS, add_client_commands, run_client_command
 from luna.observability import configure_logging
 from luna.settings import Settings, load_settings
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--team", required=True)
     add.add_argument("--admin", action="store_true", help="an organiser: sees every team")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add_client_commands(commands)
     team = commands.add_parser("team", help="manage teams")
     team_commands = team.add_subparsers(dest="team_command", required=True)
     quota = team_commands.add_parser(
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        # The team's side: needs none of the server's settings.
+        return run_client_command(args)
     settings = load_settings()
     configure_logging(settings.log_level)
     if args.command in ("serve", "worker"):

@@ -37,15 +37,25 @@ IDEMPOTENT_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
+class MultipartPlan:
+    """How the server splits a large file: parts of `part_size_bytes`, `parts` of them."""
+
+    part_size_bytes: int
+    parts: int
+
+
+@dataclass(frozen=True)
 class UploadTarget:
-    """Where and how one file goes: the presigned request, exactly as the server gave it."""
+    """Where and how one file goes: the presigned request, exactly as the server gave it.
+    `url` is None when the file can only go in parts (over the store's single-PUT limit)."""
 
     file_id: int
     filename: str
-    url: str
+    url: str | None
     method: str
     headers: dict[str, str]
     s3_key: str
+    multipart: MultipartPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -91,17 +101,7 @@ class LunaApi:
         body = await self._call("POST", "/api/v1/upload/start", json=request)
         return UploadPlan(
             dataset_id=int(body["dataset_id"]),
-            targets=tuple(
-                UploadTarget(
-                    file_id=int(u["file_id"]),
-                    filename=u["filename"],
-                    url=u["upload_url"],
-                    method=u.get("method", "PUT"),
-                    headers=dict(u.get("headers") or {}),
-                    s3_key=u.get("s3_key", ""),
-                )
-                for u in body["upload_urls"]
-            ),
+            targets=tuple(_target(u) for u in body["upload_urls"]),
             expires_in_s=int(body.get("expires_in", 0)),
         )
 
@@ -219,6 +219,23 @@ class LunaApi:
         if not isinstance(body, dict):
             raise ApiError(response.status, f"{method} {path} answered an unexpected body")
         return body
+
+
+def _target(entry: dict[str, Any]) -> UploadTarget:
+    multipart = entry.get("multipart")
+    return UploadTarget(
+        file_id=int(entry["file_id"]),
+        filename=entry["filename"],
+        url=entry.get("upload_url"),
+        method=entry.get("method") or "PUT",
+        headers=dict(entry.get("headers") or {}),
+        s3_key=entry.get("s3_key", ""),
+        multipart=(
+            MultipartPlan(int(multipart["part_size_bytes"]), int(multipart["parts"]))
+            if isinstance(multipart, dict)
+            else None
+        ),
+    )
 
 
 def problem_from(status: int, reason: str, raw: bytes) -> ApiError:

@@ -116,6 +116,8 @@ async def put_file(
     on_bytes: Callable[[int], None],
 ) -> None:
     """One attempt: PUT the file with exactly the target's headers."""
+    if target.url is None:
+        raise UploadFailed(file.filename, "the server gave no single upload URL for this file")
     stat = await asyncio.to_thread(file.path.stat)
     if stat.st_size != file.size_bytes:
         raise LocalFileChanged(

@@ -24,7 +24,14 @@ ChooseTransfer = Callable[[LocalFile, UploadTarget], FileTransfer]
 
 
 def single_put_for_all(file: LocalFile, target: UploadTarget) -> FileTransfer:
-    """Today every file goes in one PUT; multipart files will pick another transfer here."""
+    """Today every file goes in one PUT (`target.multipart` files too, while their single URL
+    is offered); a multipart transfer is chosen here once the client has one."""
+    if target.url is None:
+        raise UploadFailed(
+            file.filename,
+            f"{file.size_bytes} bytes is over the store's single-upload limit, and this "
+            "client cannot upload in parts yet",
+        )
     return SinglePut()
 
 
@@ -43,6 +50,9 @@ async def upload_files(
     missing = [t.filename for t in plan.targets if t.filename not in by_name]
     if missing:
         raise UploadFailed(missing[0], "the server issued a URL for a file that is not on disk")
+    # Every transfer is chosen before a byte is sent: a file no transfer can take stops the
+    # submission now, not after an hour of uploading the others.
+    transfers = {t.filename: choose_transfer(by_name[t.filename], t) for t in plan.targets}
     # Largest first: the long transfers start early and the tail is made of short ones.
     work = sorted(plan.targets, key=lambda t: by_name[t.filename].size_bytes, reverse=True)
     queue: asyncio.Queue[UploadTarget] = asyncio.Queue()
@@ -56,7 +66,7 @@ async def upload_files(
             retry_note: OnRetry | None = None
             if on_retry is not None:
                 retry_note = _bind(on_retry, file)
-            await choose_transfer(file, target).send(
+            await transfers[target.filename].send(
                 session, file, target, progress=progress, on_retry=retry_note
             )
             if on_file_done is not None:

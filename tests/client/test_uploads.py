@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from luna.client.uploader import single_put_for_all
+
 
 async def test_a_dataset_goes_through_the_embedded_store_which_checks_every_header(
     start_luna_with_local_store, submit, example
@@ -32,3 +34,22 @@ async def test_each_put_sends_the_signed_headers_and_a_length_never_chunks(
     assert {h["Content-Type"] for n, h in sent.items() if n.endswith(".dcm")} == {
         "application/dicom"
     }
+
+
+async def test_files_planned_for_multipart_still_go_whole_through_their_single_url(
+    start_luna, submit, example
+):
+    luna = await start_luna(luna_multipart_threshold_bytes=100_000)
+    planned: list[str] = []
+
+    def choose(file, target):
+        if target.multipart is not None:
+            planned.append(file.filename)
+        return single_put_for_all(file, target)
+
+    result = await submit(
+        ["--server", luna.url, str(example())], env=luna.env(), choose_transfer=choose
+    )
+    assert result.code == 0, result.err + result.out
+    assert "ACCEPTED" in result.out
+    assert "images/luna-0002_1.dcm" in planned  # 525 KB, over the 100 KB threshold

@@ -259,6 +259,10 @@ def problem_from(status: int, reason: str, raw: bytes) -> ApiError:
 def describe_connection_error(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        refused = isinstance(exc.os_error, ConnectionRefusedError)
+        reason = "connection refused" if refused else str(exc.os_error)
+        return f"{reason} (is the address right, and is luna running?)"
     return str(exc) or type(exc).__name__
 
 

@@ -150,10 +150,8 @@ def run_example_dataset(args: argparse.Namespace, *, out: TextIO, err: TextIO) -
         err.write(f"luna example-dataset: {exc}\n")
         return 2
     images = len(example.files) - 1
-    out.write(
-        f"wrote {images} images of {example.patients} patients and manifest.csv to "
-        f"{example.directory}\n"
-    )
+    patients = f"{example.patients} patient{'' if example.patients == 1 else 's'}"
+    out.write(f"wrote {images} images of {patients} and manifest.csv to {example.directory}\n")
     for mistake in example.mistakes:
         out.write(f"  mistake on purpose: {mistake}\n")
     out.write(f"submit it with: luna submit {example.directory}\n")

@@ -24,6 +24,9 @@ from support import Account
 
 from luna.settings import Settings
 
+# Job-queue fixtures (`rabbit_queue`, `embedded_queue`, `job_queue`) shared by several folders.
+pytest_plugins = ["job_queues"]
+
 PG_ADMIN_URL = os.environ.get("LUNA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("LUNA_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("LUNA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

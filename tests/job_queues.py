@@ -1,4 +1,4 @@
-"""Job queues for the actor tests: the RabbitMQ one on this session's broker (its three queues
+"""Job queues for the actor and queue tests: the RabbitMQ one on this session's broker (its three queues
 deleted after each test) and the embedded one, and `job_queue` running a test on both."""
 
 from __future__ import annotations

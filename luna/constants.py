@@ -25,6 +25,12 @@ ACCESS_TOKEN_EXPIRES_S: Final = 12 * 3600
 # Reading objects: large enough that per-chunk overhead vanishes, small enough to bound memory.
 STREAM_CHUNK_BYTES: Final = 1 * MiB
 
+# Files of one dataset inspected at once: overlaps reading from storage with decoding.
+FILES_IN_FLIGHT: Final = 3
+# A job's progress is written at most this often (and after its last file): enough for a
+# live progress bar, without a database write per file of a 100,000-file dataset.
+PROGRESS_INTERVAL_S: Final = 0.5
+
 # A job that keeps failing for a platform reason (storage down, a crash) is given up after this
 # many attempts and marked `failed` with the reason, so nothing stays `pending` forever.
 MAX_JOB_ATTEMPTS: Final = 3

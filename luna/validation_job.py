@@ -32,11 +32,6 @@ from luna.validation import (
 
 log = logging.getLogger("luna.validation")
 
-# Files of one dataset inspected at once: overlaps reading from storage with decoding.
-FILES_IN_FLIGHT = 3
-# Progress is written at most this often (and after the last file).
-PROGRESS_INTERVAL_S = 0.5
-
 
 class ValidationJobRunner:
     def __init__(
@@ -144,12 +139,12 @@ class ValidationJobRunner:
                 reports[index] = await self._inspect_one(declared[index], keys[index])
                 done += 1
                 now = time.monotonic()
-                if now - last_progress >= PROGRESS_INTERVAL_S or done == len(declared):
+                if now - last_progress >= constants.PROGRESS_INTERVAL_S or done == len(declared):
                     last_progress = now
                     await queries.record_progress(self.db, job_id, files_done=done)
 
         async with asyncio.TaskGroup() as group:
-            for _ in range(min(FILES_IN_FLIGHT, len(declared))):
+            for _ in range(min(constants.FILES_IN_FLIGHT, len(declared))):
                 group.create_task(inspect_until_none_left())
         return [r for r in reports if r is not None]
 

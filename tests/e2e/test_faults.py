@@ -83,3 +83,37 @@ async def test_a_job_committed_while_the_broker_refused_it_is_published_later(
     await republish_lost_jobs(db, client.app[QUEUE])
     status = await wait_for_status(client, dataset_id, headers, timeout_s=30)
     assert status["status"] == "completed"
+
+
+async def test_sigterm_drains_a_worker_and_the_job_still_finishes_once(
+    make_client, make_settings, add_account, workers, amqp_url, queue_name, db
+):
+    settings = make_settings(luna_validators=1)
+    worker = workers.start(settings, LUNA_SHUTDOWN_GRACE_S="1")
+    client = await make_client(luna_validators=1)
+    await wait_for_consumers(amqp_url, queue_name, 2)
+    account = await add_account("alice", team="red")
+    headers = await login(client, account)
+    name = f"{socket.gethostname()}-{worker.pid}"
+    dataset_ids = [
+        await upload(client, headers, {f"img{i:04d}.png": PNG for i in range(300)}, name=f"d{n}")
+        for n in range(2)
+    ]
+
+    async def running_on_worker():
+        return await db.fetchval(
+            "SELECT id FROM validation_jobs WHERE worker = $1 AND status = 'processing'", name
+        )
+
+    await wait_for(running_on_worker, timeout_s=60, what="the worker to take a job")
+    worker.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 30) == 0, workers.log_of(worker)[-3000:]
+    assert "draining" in workers.log_of(worker)
+    for dataset_id in dataset_ids:
+        status = await wait_for_status(client, dataset_id, headers, timeout_s=90)
+        assert status["status"] == "completed", status
+    finished = await db.fetch(
+        "SELECT job_id, count(*) AS n FROM validation_logs "
+        "WHERE message LIKE 'validation finished%' GROUP BY job_id"
+    )
+    assert {r["job_id"]: r["n"] for r in finished} == {i: 1 for i in dataset_ids}

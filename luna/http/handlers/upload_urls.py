@@ -1,0 +1,122 @@
+"""Fresh upload URLs for a dataset that is still uploading: what lets an interrupted client
+resume the same dataset after the URLs `upload/start` gave it have expired.
+
+    POST /api/v1/upload/urls {dataset_id, file_ids?}
+    -> {dataset_id, upload_urls: [{file_id, filename, upload_url, s3_key, method, headers,
+                                   multipart?}], expires_in}
+
+Each entry has `upload/start`'s shape: a single-PUT URL (null only where one PUT cannot carry
+the file) and, for a file whose multipart upload is still open, its part plan, so the client
+asks `GET /upload/parts` which parts arrived and sends only the rest. Without `file_ids`,
+every file of the dataset. 404 for an absent dataset or another team's, 409 once it was
+completed, 422 for ids that are not files of the dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import Field, StrictInt
+
+from luna import constants
+from luna.db import queries
+from luna.errors import Conflict, Unprocessable
+from luna.http.handlers.uploads import visible_dataset
+from luna.http.keys import DB, SETTINGS, STORE
+from luna.http.models import MAX_ID, Strict
+from luna.http.requests import caller, parse, read_json_object
+from luna.http.responses import json_response
+from luna.storage.multipart import PartPlan
+
+
+class UploadUrlsRequest(Strict):
+    dataset_id: StrictInt = Field(ge=1, le=MAX_ID)
+    file_ids: list[StrictInt] | None = Field(default=None, min_length=1)
+
+
+# The part size of each file whose multipart upload is still open (served by the partial
+# index `dataset_files_open_multipart`). To move into luna/db/queries.py.
+FETCH_OPEN_PART_SIZES_SQL = """
+SELECT id AS file_id, part_size_bytes
+FROM dataset_files
+WHERE dataset_id = $1 AND multipart_state = 'uploading'
+"""
+
+
+async def fetch_open_part_sizes(conn: queries.Conn, dataset_id: int) -> dict[int, int]:
+    """file_id -> part_size_bytes for the dataset's files still taking parts."""
+    rows = await conn.fetch(FETCH_OPEN_PART_SIZES_SQL, dataset_id)
+    return {int(r["file_id"]): int(r["part_size_bytes"]) for r in rows}
+
+
+def _chosen_files(
+    files: list[asyncpg.Record], file_ids: list[int] | None, *, dataset_id: int
+) -> list[asyncpg.Record]:
+    """The requested files in the dataset's order; every id must be one of its files."""
+    if file_ids is None:
+        return files
+    known = {int(f["file_id"]) for f in files}
+    unknown = [
+        {
+            "field": f"file_ids[{i}]",
+            "message": f"file {file_id} is not a file of dataset {dataset_id}",
+        }
+        for i, file_id in enumerate(file_ids)
+        if not 1 <= file_id <= MAX_ID or file_id not in known
+    ]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise Unprocessable(f"{unknown[0]['field']}: {unknown[0]['message']}{more}", errors=unknown)
+    wanted = set(file_ids)
+    return [f for f in files if int(f["file_id"]) in wanted]
+
+
+async def fresh_upload_urls(request: web.Request) -> web.Response:
+    """POST /api/v1/upload/urls {dataset_id, file_ids?}: new single-PUT URLs."""
+    who = caller(request)
+    body = parse(UploadUrlsRequest, await read_json_object(request))
+    dataset_id = body.dataset_id
+    owner = await visible_dataset(request, dataset_id, who)
+    if owner["status"] != "uploading":
+        raise Conflict(
+            f"dataset {dataset_id} was already completed (its status is {owner['status']}); "
+            "it takes no more uploads: start a new dataset"
+        )
+    async with request.app[DB].acquire() as conn:
+        files = await queries.fetch_declared_files(conn, dataset_id)
+        part_sizes = await fetch_open_part_sizes(conn, dataset_id)
+    chosen = _chosen_files(files, body.file_ids, dataset_id=dataset_id)
+    store = request.app[STORE]
+    expires_in_s = request.app[SETTINGS].luna_upload_url_expires_s
+    entries: list[dict[str, Any]] = []
+    for f in chosen:
+        upload = await store.presign_put(
+            f["s3_key"],
+            content_type=f["content_type"],
+            size_bytes=f["size_bytes"],
+            expires_in_s=expires_in_s,
+        )
+        entry: dict[str, Any] = {
+            "file_id": f["file_id"],
+            "filename": f["filename"],
+            "upload_url": upload.url,
+            "s3_key": f["s3_key"],
+            "method": upload.method,
+            "headers": upload.headers,
+        }
+        part_size_bytes = part_sizes.get(int(f["file_id"]))
+        if part_size_bytes is not None:
+            plan = PartPlan(size_bytes=f["size_bytes"], part_size_bytes=part_size_bytes)
+            entry["multipart"] = {
+                "part_size_bytes": plan.part_size_bytes,
+                "parts": plan.parts_total,
+            }
+            # As upload/start: one PUT cannot carry a file over S3's single-upload limit.
+            if store.kind == "s3" and plan.size_bytes > constants.S3_MAX_PUT_BYTES:
+                entry["upload_url"] = None
+        entries.append(entry)
+    return json_response(
+        {"dataset_id": dataset_id, "upload_urls": entries, "expires_in": expires_in_s}
+    )

@@ -27,6 +27,9 @@ STREAM_CHUNK_BYTES: Final = 1 * MiB
 
 # Files of one dataset inspected at once: overlaps reading from storage with decoding.
 FILES_IN_FLIGHT: Final = 3
+# Nice value of the threads that hash and decode: the event loop (probes, API) stays at 0
+# and is scheduled first when validation keeps every core busy.
+VALIDATION_NICE: Final = 10
 # A job's progress is written at most this often (and after its last file): enough for a
 # live progress bar, without a database write per file of a 100,000-file dataset.
 PROGRESS_INTERVAL_S: Final = 0.5

@@ -11,9 +11,14 @@ nothing stays pending forever. A settled job is skipped, so a duplicate message 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -31,16 +36,50 @@ from luna.validation import (
 )
 
 log = logging.getLogger("luna.validation")
+T = TypeVar("T")
+
+
+def _lower_thread_priority() -> None:
+    """Run this validation thread at a lower CPU priority than the event loop's thread, so
+    probes and API requests are scheduled first when decoding keeps every core busy (on Linux
+    a thread's nice value is its own)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), constants.VALIDATION_NICE)
+
+
+@contextlib.contextmanager
+def validation_threads(*, validators: int) -> Iterator[ThreadPoolExecutor]:
+    """The threads that hash and decode, sized for every file in flight, at low priority."""
+    executor = ThreadPoolExecutor(
+        max_workers=max(1, validators * constants.FILES_IN_FLIGHT),
+        thread_name_prefix="luna-validate",
+        initializer=_lower_thread_priority,
+    )
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 class ValidationJobRunner:
     def __init__(
-        self, *, db: asyncpg.Pool, store: ObjectStore, metrics: Metrics, worker: str
+        self,
+        *,
+        db: asyncpg.Pool,
+        store: ObjectStore,
+        metrics: Metrics,
+        worker: str,
+        threads: Executor | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.metrics = metrics
         self.worker = worker
+        self.threads = threads
+
+    async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
+        """Run CPU work in the validation threads, away from the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.threads, function, *args)
 
     async def __call__(self, job_id: int) -> None:
         with log_context(job_id=job_id, dataset_id=job_id):
@@ -61,7 +100,7 @@ class ValidationJobRunner:
                 reason = f"storage unreachable: {exc.detail}"
                 await self._retry_or_fail(job_id, attempt=attempt, reason=reason)
                 return
-            except (asyncpg.PostgresConnectionError, OSError) as exc:
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
                 # The database blinked: the job row says processing; the message comes back.
                 raise Retry(
                     f"database unavailable: {exc!r}", delay_s=constants.JOB_RETRY_DELAY_S
@@ -110,7 +149,7 @@ class ValidationJobRunner:
             for r in rows
         ]
         reports = await self._inspect_all(job_id, declared, [r["s3_key"] for r in rows])
-        results = await asyncio.to_thread(judge_dataset, declared, reports)
+        results = await self._off_loop(judge_dataset, declared, reports)
         summary: dict[str, Any] = results.as_dict(findings=[])
         del summary["findings"]
         findings = [(f.rule, f.severity, f.file, f.row, f.message) for f in results.findings]
@@ -141,11 +180,17 @@ class ValidationJobRunner:
                 now = time.monotonic()
                 if now - last_progress >= constants.PROGRESS_INTERVAL_S or done == len(declared):
                     last_progress = now
-                    await queries.record_progress(self.db, job_id, files_done=done)
+                    # Shielded: a sibling's failure must not cut a write off mid-query.
+                    await asyncio.shield(queries.record_progress(self.db, job_id, files_done=done))
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(constants.FILES_IN_FLIGHT, len(declared))):
-                group.create_task(inspect_until_none_left())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(constants.FILES_IN_FLIGHT, len(declared))):
+                    group.create_task(inspect_until_none_left())
+        except ExceptionGroup as failed:
+            # The first failure decides the outcome (storage, database or a bug), as if the
+            # files had been inspected one at a time.
+            raise failed.exceptions[0] from None
         return [r for r in reports if r is not None]
 
     async def _inspect_one(self, declared: DeclaredFile, key: str) -> FileReport:
@@ -157,8 +202,8 @@ class ValidationJobRunner:
         with FileInspector(declared) as inspector:
             try:
                 async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
-                    await asyncio.to_thread(inspector.feed, chunk)
+                    await self._off_loop(inspector.feed, chunk)
             except NotFound:
                 # Deleted between the look and the read: as good as never uploaded.
                 return missing_file_report(declared)
-            return await asyncio.to_thread(inspector.finish)
+            return await self._off_loop(inspector.finish)

@@ -43,6 +43,9 @@ async def wait_for_status(
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
         response = await client.get(f"/api/v1/validation/{dataset_id}/status", headers=headers)
+        if response.status == 503:  # a backend blinked: retry, as clients are told to
+            await asyncio.sleep(0.2)
+            continue
         assert response.status == 200, await response.text()
         body = await response.json()
         if body["status"] in until:

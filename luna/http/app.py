@@ -42,7 +42,7 @@ from luna.resources import (
 )
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
-from luna.validation_job import ValidationJobRunner
+from luna.validation_job import ValidationJobRunner, validation_threads
 
 log = logging.getLogger("luna.app")
 
@@ -136,21 +136,23 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
     from luna.actors import validator_pool
 
     settings = app[SETTINGS]
-    runner = ValidationJobRunner(
-        db=app[DB],
-        store=app[STORE],
-        metrics=app[METRICS],
-        worker=f"{socket.gethostname()}-{os.getpid()}",
-    )
-    async with validator_pool(
-        app[QUEUE],
-        runner,
-        size=settings.luna_validators,
-        job_time_limit_s=settings.luna_job_time_limit_s,
-        shutdown_grace_s=settings.luna_shutdown_grace_s,
-    ) as pool:
-        app[POOL] = pool
-        yield
+    with validation_threads(validators=settings.luna_validators) as threads:
+        runner = ValidationJobRunner(
+            db=app[DB],
+            store=app[STORE],
+            metrics=app[METRICS],
+            worker=f"{socket.gethostname()}-{os.getpid()}",
+            threads=threads,
+        )
+        async with validator_pool(
+            app[QUEUE],
+            runner,
+            size=settings.luna_validators,
+            job_time_limit_s=settings.luna_job_time_limit_s,
+            shutdown_grace_s=settings.luna_shutdown_grace_s,
+        ) as pool:
+            app[POOL] = pool
+            yield
 
 
 async def _chores(app: web.Application) -> AsyncIterator[None]:

@@ -79,7 +79,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except BackendUnavailable as exc:
         log.warning("backend unavailable: %s", exc)
         return _unavailable(exc.backend)
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+        OSError,
+    ) as exc:
         log.warning("database unavailable: %r", exc)
         return _unavailable("database")
     except Exception:

@@ -117,3 +117,37 @@ async def test_sigterm_drains_a_worker_and_the_job_still_finishes_once(
         "WHERE message LIKE 'validation finished%' GROUP BY job_id"
     )
     assert {r["job_id"]: r["n"] for r in finished} == {i: 1 for i in dataset_ids}
+
+
+async def test_a_database_blip_mid_job_does_not_lose_or_repeat_it(
+    make_client, add_account, db, migrated_database
+):
+    account = await add_account("alice", team="red")
+    client = await make_client(luna_validators=1)
+    headers = await login(client, account)
+    dataset_id = await upload(client, headers, {f"img{i:04d}.png": PNG for i in range(300)})
+
+    async def processing():
+        return await db.fetchval(
+            "SELECT files_done > 0 FROM validation_jobs WHERE id = $1 AND status = 'processing'",
+            dataset_id,
+        )
+
+    await wait_for(processing, timeout_s=60, what="the job to make progress")
+    # Every other connection to this database is cut, as a failover or restart would.
+    database = migrated_database.rsplit("/", 1)[1]
+    async with db.acquire() as conn:
+        cut = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    assert cut > 0
+    status = await wait_for_status(client, dataset_id, headers, timeout_s=90)
+    assert status["status"] == "completed", status
+    assert status["progress"]["files_done"] == 300
+    finished = await db.fetchval(
+        "SELECT count(*) FROM validation_logs WHERE job_id = $1 AND message LIKE 'validation finished%'",
+        dataset_id,
+    )
+    assert finished == 1

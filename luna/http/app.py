@@ -26,7 +26,7 @@ from luna.errors import Unauthorized
 from luna.events import job_events
 from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
 from luna.http.local_store import add_local_store_routes
-from luna.http.middlewares import observe, problems
+from luna.http.middlewares import cors, observe, problems
 from luna.http.routes import add_api_routes, add_probe_routes
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -186,7 +186,11 @@ async def _chores(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     """The application for `mode`; raises ConfigurationError naming a missing setting."""
-    middlewares: list[Any] = [observe, problems]
+    # Outermost first: CORS headers go on every answer, problems included.
+    middlewares: list[Any] = [observe]
+    if settings.cors_origins:
+        middlewares.append(cors(settings.cors_origins))
+    middlewares.append(problems)
     if mode == "worker" and not (settings.database_url and settings.amqp_url):
         raise ConfigurationError(
             "`luna worker` shares work over RabbitMQ and PostgreSQL: set AMQP_URL and DATABASE_URL"

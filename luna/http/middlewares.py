@@ -1,4 +1,4 @@
-"""Middlewares, outermost first: observe (request id, log line, metrics), then problems
+"""Middlewares, outermost first: observe (request id, log line, metrics), CORS, problems
 (every error becomes RFC 9457 problem+json), then authentication (aiohttp-jwt)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 import asyncpg
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from luna.constants import MAX_REQUEST_BODY_BYTES
 from luna.errors import BackendUnavailable, ProblemError
@@ -101,3 +101,37 @@ def _unavailable(backend: str) -> web.Response:
         f"{backend} is unavailable right now; nothing was lost, retry in a few seconds",
         headers={"Retry-After": "5"},
     )
+
+
+_CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-Request-ID"
+_CORS_ALLOW_METHODS = "GET, POST, PUT, OPTIONS"
+# Browsers may cache a preflight answer this long.
+_CORS_MAX_AGE_S = 600
+
+
+def cors(origins: list[str]) -> Middleware:
+    """Let browser clients from CORS_ORIGINS (or `*`) call the API, preflight included."""
+    allow_any = "*" in origins
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and (allow_any or origin in origins)
+        preflight = (
+            request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        )
+        if preflight and allowed:
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+        if allowed and not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = "*" if allow_any else str(origin)
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
+            if preflight:
+                response.headers["Access-Control-Allow-Methods"] = _CORS_ALLOW_METHODS
+                response.headers["Access-Control-Allow-Headers"] = _CORS_ALLOW_HEADERS
+                response.headers["Access-Control-Max-Age"] = str(_CORS_MAX_AGE_S)
+        return response
+
+    return middleware

@@ -6,6 +6,12 @@
         await api.complete_upload(plan.dataset_id)
         status = await api.validation_status(plan.dataset_id)
 
+Resuming a dataset whose upload was interrupted (`upload/urls`, `upload/parts`):
+
+        plan = await api.fresh_upload_urls(dataset_id)      # new single-PUT URLs, part plans
+        stored = await api.stored_parts(dataset_id, file_id)
+        parts = await api.part_urls(dataset_id, file_id, [3, 4])
+
 Problems come back as `ApiError` (the server's `detail` and field errors), an unreachable
 server as `ServerUnreachable`. The token is sent to luna only, never to the object store.
 """
@@ -65,6 +71,34 @@ class UploadPlan:
     expires_in_s: int
 
 
+@dataclass(frozen=True)
+class PartTarget:
+    """Where one part of a multipart file goes: a presigned PUT of exactly `size_bytes`."""
+
+    part_number: int
+    size_bytes: int
+    url: str
+    method: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StoredParts:
+    """The parts of a multipart file that the store already holds (number -> size)."""
+
+    sizes: dict[int, int]
+    parts_total: int
+    part_size_bytes: int
+
+    @property
+    def numbers(self) -> frozenset[int]:
+        return frozenset(self.sizes)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+
 class LunaApi:
     def __init__(self, session: aiohttp.ClientSession, *, server_url: str) -> None:
         self.session = session
@@ -99,11 +133,50 @@ class LunaApi:
         if description:
             request["description"] = description
         body = await self._call("POST", "/api/v1/upload/start", json=request)
-        return UploadPlan(
-            dataset_id=int(body["dataset_id"]),
-            targets=tuple(_target(u) for u in body["upload_urls"]),
-            expires_in_s=int(body.get("expires_in", 0)),
+        return _plan(body)
+
+    async def fresh_upload_urls(
+        self, dataset_id: int, *, file_ids: Sequence[int] | None = None
+    ) -> UploadPlan:
+        """New upload URLs (all files, or `file_ids`) for a dataset still uploading; 404 when
+        it is gone, 409 once completed (both as `ApiError`)."""
+        request: dict[str, Any] = {"dataset_id": dataset_id}
+        if file_ids is not None:
+            request["file_ids"] = list(file_ids)
+        body = await self._idempotent("POST", "/api/v1/upload/urls", json=request)
+        return _plan(body)
+
+    async def stored_parts(self, dataset_id: int, file_id: int) -> StoredParts:
+        body = await self._idempotent(
+            "GET",
+            "/api/v1/upload/parts",
+            params={"dataset_id": str(dataset_id), "file_id": str(file_id)},
         )
+        return StoredParts(
+            sizes={int(p["part_number"]): int(p["size_bytes"]) for p in body["parts"]},
+            parts_total=int(body["parts_total"]),
+            part_size_bytes=int(body["part_size_bytes"]),
+        )
+
+    async def part_urls(
+        self, dataset_id: int, file_id: int, part_numbers: Sequence[int]
+    ) -> list[PartTarget]:
+        """Presigned URLs for these parts (at most the server's batch limit, 1000)."""
+        body = await self._idempotent(
+            "POST",
+            "/api/v1/upload/parts",
+            json={"dataset_id": dataset_id, "file_id": file_id, "part_numbers": list(part_numbers)},
+        )
+        return [
+            PartTarget(
+                part_number=int(p["part_number"]),
+                size_bytes=int(p["size_bytes"]),
+                url=str(p["upload_url"]),
+                method=p.get("method") or "PUT",
+                headers=dict(p.get("headers") or {}),
+            )
+            for p in body["parts"]
+        ]
 
     async def complete_upload(self, dataset_id: int) -> dict[str, Any]:
         return await self._idempotent(
@@ -219,6 +292,15 @@ class LunaApi:
         if not isinstance(body, dict):
             raise ApiError(response.status, f"{method} {path} answered an unexpected body")
         return body
+
+
+def _plan(body: dict[str, Any]) -> UploadPlan:
+    """upload/start's (or upload/urls') answer."""
+    return UploadPlan(
+        dataset_id=int(body["dataset_id"]),
+        targets=tuple(_target(u) for u in body["upload_urls"]),
+        expires_in_s=int(body.get("expires_in", 0)),
+    )
 
 
 def _target(entry: dict[str, Any]) -> UploadTarget:

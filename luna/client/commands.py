@@ -20,6 +20,7 @@ from typing import TextIO
 
 from luna.client.constants import DEFAULT_PARALLEL_UPLOADS, DEFAULT_SERVER_URL, MAX_PARALLEL_UPLOADS
 from luna.client.errors import CredentialsMissing
+from luna.client.resume import user_state_dir
 from luna.client.submit import EXIT_NOT_FINISHED, Credentials, SubmitOptions, submit_directory
 
 CLIENT_COMMANDS = ("submit", "example-dataset")
@@ -31,9 +32,13 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         "submit",
         help="upload a dataset directory and wait for its verdict",
         description=(
-            "Check DIR's manifest locally, upload every file (hidden ones aside) and follow the "
-            "validation to its verdict. Credentials come from LUNA_USERNAME and LUNA_PASSWORD, "
-            "or a prompt. Exit code: 0 accepted, 1 rejected, 2 could not finish."
+            "Check DIR's manifest locally, upload every file (hidden ones aside; large files in "
+            "parts) and follow the validation to its verdict. Credentials come from "
+            "LUNA_USERNAME and LUNA_PASSWORD, or a prompt. An interrupted submission is "
+            "remembered (under $LUNA_CACHE_DIR, default ~/.cache/luna) and running the same "
+            "command again resumes its dataset, sending only what is missing, as long as the "
+            "files, server and user are the same. Exit code: 0 accepted, 1 rejected, 2 could "
+            "not finish."
         ),
     )
     submit.add_argument("directory", type=Path, metavar="DIR")
@@ -54,7 +59,13 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
         type=_parallel,
         default=DEFAULT_PARALLEL_UPLOADS,
         metavar="N",
-        help=f"files uploaded at once (default {DEFAULT_PARALLEL_UPLOADS})",
+        help=f"uploads (files or parts of large files) at once (default "
+        f"{DEFAULT_PARALLEL_UPLOADS})",
+    )
+    submit.add_argument(
+        "--restart",
+        action="store_true",
+        help="start a new dataset even if an interrupted submission of DIR could be resumed",
     )
     submit.add_argument(
         "--force",
@@ -112,6 +123,8 @@ def submit_options(args: argparse.Namespace, *, environ: Mapping[str, str]) -> S
         parallel=args.parallel,
         json_output=args.json,
         force=args.force,
+        restart=args.restart,
+        state_dir=user_state_dir(environ),
     )
 
 

@@ -46,3 +46,9 @@ TTY_REDRAW_INTERVAL_S: Final = 0.1
 PLAIN_PROGRESS_INTERVAL_S: Final = 5.0
 # The rate shown is over this recent window, so it follows the network, not the average.
 RATE_WINDOW_S: Final = 10.0
+
+# Part URLs asked for at once, just before their parts are sent: a batch is used up in
+# minutes, long before its URLs expire, and a 10,000-part file still needs few requests.
+PART_URL_BATCH: Final = 32
+# Multipart files whose stored parts are listed at once when a submission resumes.
+RESUME_LOOKUPS_IN_FLIGHT: Final = 8

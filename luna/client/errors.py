@@ -78,3 +78,19 @@ class LocalFileChanged(UploadFailed):
 
 class ValidationDidNotRun(SubmitError):
     pass
+
+
+def first_failure(group: BaseExceptionGroup) -> BaseException:
+    """The failure to show from a task group's: the first `SubmitError` (it explains itself),
+    else the first."""
+    leaves: list[BaseException] = []
+
+    def collect(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                collect(inner)
+        else:
+            leaves.append(exc)
+
+    collect(group)
+    return next((e for e in leaves if isinstance(e, SubmitError)), leaves[0])

@@ -4,6 +4,7 @@ On a terminal the line redraws in place; in a log (CI, a pipe) a plain line is w
 and then, so the log stays readable.
 
     bar = Progress(total_bytes, label="uploading", unit="bytes", stream=sys.stderr)
+    bar = Progress(total_bytes, done=bytes_already_stored, ...)    # a resumed upload
     bar.advance(65536)        # negative amounts take back a failed attempt's bytes
     bar.note("retrying a.png in 1.2 s")
     bar.finish()
@@ -43,6 +44,7 @@ class Progress:
         self,
         total: int,
         *,
+        done: int = 0,
         label: str,
         unit: Unit,
         stream: TextIO,
@@ -51,7 +53,8 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = total
-        self.done = 0
+        # A resumed upload starts part-way; the rate counts only what moves from now on.
+        self.done = done
         self.label = label
         self.unit = unit
         self.detail = ""
@@ -60,7 +63,7 @@ class Progress:
         self._enabled = enabled
         self._clock = clock
         self._started = clock()
-        self._samples: deque[tuple[float, int]] = deque([(self._started, 0)])
+        self._samples: deque[tuple[float, int]] = deque([(self._started, done)])
         self._last_draw = float("-inf")
         self._drawn = False
         self._bar_full, self._bar_empty = self._bar_glyphs(stream)

@@ -1,11 +1,14 @@
-"""How one file's bytes reach the object store. A strategy per file, so large files can
-go another way (multipart, resumable) without touching the uploader.
+"""How one file's bytes reach the object store. A strategy per file: `SinglePut` here sends
+the whole file in one PUT; `luna.client.multipart.MultipartTransfer` sends a large file's
+parts (and only the missing ones on a resume), without the uploader knowing the difference.
 
-    transfer = SinglePut()
+    transfer = SinglePut(slots=asyncio.Semaphore(4))
     await transfer.send(session, file, target, progress=bar.advance, on_retry=note)
 
 A strategy reports bytes as they leave (`progress(+n)`) and takes back what a failed
 attempt had sent (`progress(-n)`), so the dataset's progress bar never counts a byte twice.
+`slots`, shared by every transfer of a submission, bounds the PUTs in flight; a slot is held
+for one attempt, never during a retry's backoff.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
@@ -65,6 +69,7 @@ class SinglePut:
     retry."""
 
     attempts: int = UPLOAD_ATTEMPTS
+    slots: asyncio.Semaphore | None = field(default=None, compare=False)
 
     async def send(
         self,
@@ -83,11 +88,12 @@ class SinglePut:
                 sent += n_bytes
                 progress(n_bytes)
 
-            try:
-                await put_file(session, file, target, on_bytes=count)
-            except BaseException:
-                progress(-sent)
-                raise
+            async with slot(self.slots):
+                try:
+                    await put_file(session, file, target, on_bytes=count)
+                except BaseException:
+                    progress(-sent)
+                    raise
 
         attempts = self.attempts
         try:
@@ -100,6 +106,11 @@ class SinglePut:
                 f"gave up after {attempts} attempts; the last one failed with: "
                 f"{describe_transfer_error(exc)}",
             ) from exc
+
+
+def slot(slots: asyncio.Semaphore | None) -> AbstractAsyncContextManager[object]:
+    """One of the submission's upload slots, or no bound at all."""
+    return slots if slots is not None else nullcontext()
 
 
 def describe_transfer_error(exc: BaseException) -> str:
@@ -118,6 +129,20 @@ async def put_file(
     """One attempt: PUT the file with exactly the target's headers."""
     if target.url is None:
         raise UploadFailed(file.filename, "the server gave no single upload URL for this file")
+    await check_unchanged(file)
+    await put_body(
+        session,
+        file,
+        method=target.method,
+        url=target.url,
+        headers=target.headers,
+        body=read_chunks(file, on_bytes=on_bytes),
+        size_bytes=file.size_bytes,
+    )
+
+
+async def check_unchanged(file: LocalFile) -> None:
+    """Refuse to send a file whose size is no longer the one declared (and hashed)."""
     stat = await asyncio.to_thread(file.path.stat)
     if stat.st_size != file.size_bytes:
         raise LocalFileChanged(
@@ -125,16 +150,29 @@ async def put_file(
             f"the file is now {stat.st_size} bytes, not the {file.size_bytes} declared; it "
             "changed during the submission: run luna submit again",
         )
-    body = read_chunks(file, on_bytes=on_bytes)
+
+
+async def put_body(
+    session: aiohttp.ClientSession,
+    file: LocalFile,
+    *,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: AsyncIterator[bytes],
+    size_bytes: int,
+) -> None:
+    """Send `body` (`size_bytes` of `file`) to a presigned URL; a store's refusal becomes the
+    error that says what to do about it."""
     async with session.request(
-        target.method,
+        method,
         # The presigned query is already encoded; re-encoding it would break the signature.
-        URL(target.url, encoded=True),
+        URL(url, encoded=True),
         data=body,
-        headers=target.headers,
-        # A large file first asks whether the store will take it: a refused URL (expired,
+        headers=headers,
+        # A large body first asks whether the store will take it: a refused URL (expired,
         # tampered) is then known before gigabytes are sent for nothing.
-        expect100=file.size_bytes >= EXPECT_CONTINUE_MIN_BYTES,
+        expect100=size_bytes >= EXPECT_CONTINUE_MIN_BYTES,
         timeout=UPLOAD_TIMEOUT,
     ) as response:
         if 200 <= response.status < 300:
@@ -151,11 +189,20 @@ async def put_file(
     raise UploadFailed(file.filename, f"the store answered {response.status}: {reason}")
 
 
-async def read_chunks(file: LocalFile, *, on_bytes: Callable[[int], None]) -> AsyncIterator[bytes]:
-    """The file's bytes in chunks, read in a worker thread; never more than declared."""
+async def read_chunks(
+    file: LocalFile,
+    *,
+    on_bytes: Callable[[int], None],
+    offset: int = 0,
+    length: int | None = None,
+) -> AsyncIterator[bytes]:
+    """`length` bytes of the file from `offset` (default: all of it) in chunks, read in a
+    worker thread; never more than asked, and never the whole range in memory."""
     stream = await asyncio.to_thread(file.path.open, "rb")
     try:
-        left = file.size_bytes
+        if offset:
+            await asyncio.to_thread(stream.seek, offset)
+        left = file.size_bytes - offset if length is None else length
         while left > 0:
             chunk = await asyncio.to_thread(stream.read, min(READ_CHUNK_BYTES, left))
             if not chunk:

@@ -1,38 +1,81 @@
 """Uploading a dataset's files in parallel, each by the transfer its file calls for.
 
+    slots = asyncio.Semaphore(4)
+    choose = choose_transfer(api, dataset_id=plan.dataset_id, stored=stored_parts,
+                             parallel=4, slots=slots)
     await upload_files(session, plan, files, parallel=4, progress=bar.advance,
-                       choose_transfer=lambda file, target: SinglePut())
+                       choose_transfer=choose)
 
-The first file that cannot be stored (retries spent, URL refused) stops the others: the
-dataset is incomplete anyway, and the user needs that one reason.
+`choose_transfer` sends a file planned as multipart in parts (`MultipartTransfer`, skipping
+the parts already stored) and every other file in one PUT (`SinglePut`). The first file that
+cannot be stored (retries spent, URL refused) stops the others: the dataset is incomplete
+anyway, and the user needs that one reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 
-from luna.client.api import UploadPlan, UploadTarget
-from luna.client.errors import SubmitError, UploadFailed
+from luna.client.api import LunaApi, UploadPlan, UploadTarget
+from luna.client.errors import UploadFailed, first_failure
 from luna.client.local_files import LocalFile
+from luna.client.multipart import MultipartTransfer
 from luna.client.retry import OnRetry
 from luna.client.transfer import FileTransfer, SinglePut
+
+__all__ = [
+    "ChooseTransfer",
+    "choose_transfer",
+    "first_failure",
+    "single_put_for_all",
+    "upload_files",
+]
 
 ChooseTransfer = Callable[[LocalFile, UploadTarget], FileTransfer]
 
 
-def single_put_for_all(file: LocalFile, target: UploadTarget) -> FileTransfer:
-    """Today every file goes in one PUT (`target.multipart` files too, while their single URL
-    is offered); a multipart transfer is chosen here once the client has one."""
+def choose_transfer(
+    api: LunaApi,
+    *,
+    dataset_id: int,
+    stored: Mapping[int, frozenset[int]] | None = None,
+    parallel: int,
+    slots: asyncio.Semaphore | None = None,
+) -> ChooseTransfer:
+    """The submission's chooser: parts for files with a multipart plan (minus `stored`, the
+    part numbers already in the store by file_id), one PUT for the rest. `slots` bounds the
+    PUTs in flight across all files, whole or in parts."""
+    already = stored or {}
+
+    def choose(file: LocalFile, target: UploadTarget) -> FileTransfer:
+        if target.multipart is not None:
+            return MultipartTransfer(
+                api,
+                dataset_id=dataset_id,
+                stored=already.get(target.file_id, frozenset()),
+                parallel=parallel,
+                slots=slots,
+            )
+        return single_put_for_all(file, target, slots=slots)
+
+    return choose
+
+
+def single_put_for_all(
+    file: LocalFile, target: UploadTarget, *, slots: asyncio.Semaphore | None = None
+) -> FileTransfer:
+    """Every file in one PUT, `target.multipart` files too while their single URL is
+    offered (what a client that knows nothing of parts does)."""
     if target.url is None:
         raise UploadFailed(
             file.filename,
-            f"{file.size_bytes} bytes is over the store's single-upload limit, and this "
-            "client cannot upload in parts yet",
+            f"{file.size_bytes} bytes is over the store's single-upload limit and the server "
+            "planned no parts for it",
         )
-    return SinglePut()
+    return SinglePut(slots=slots)
 
 
 async def upload_files(
@@ -78,21 +121,6 @@ async def upload_files(
                 group.create_task(worker())
     except ExceptionGroup as failures:
         raise first_failure(failures) from None
-
-
-def first_failure(group: BaseExceptionGroup) -> BaseException:
-    """The failure to show: the first `SubmitError` (it explains itself), else the first."""
-    leaves: list[BaseException] = []
-
-    def collect(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                collect(inner)
-        else:
-            leaves.append(exc)
-
-    collect(group)
-    return next((e for e in leaves if isinstance(e, SubmitError)), leaves[0])
 
 
 def _bind(

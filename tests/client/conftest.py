@@ -1,5 +1,6 @@
 """Fixtures for the team client: a running luna (the real app on PostgreSQL, RabbitMQ and
-moto S3), an account, example datasets on disk, and a store front that fails on purpose."""
+moto S3), an account, example datasets on disk (one with a file large enough to go in parts),
+and a store front that fails, counts and holds PUTs on purpose."""
 
 from __future__ import annotations
 
@@ -22,26 +23,66 @@ from support import Account
 from luna.client import add_client_commands
 from luna.client.commands import credentials_from, submit_options
 from luna.client.submit import submit_directory
-from luna.client.uploader import ChooseTransfer, single_put_for_all
-from luna.examples import write_example_dataset
+from luna.client.uploader import ChooseTransfer
+from luna.examples import dicom_bytes, write_example_dataset
+from luna.http.handlers import upload_urls
 
 # Bounds a hang (a job that never finishes), not a speed: a small dataset takes seconds.
 SUBMIT_LIMIT_S = 120
+
+
+URLS_PATH = "/api/v1/upload/urls"
+
+
+def _has_route(app: web.Application, path: str) -> bool:
+    return any(resource.canonical == path for resource in app.router.resources())
+
+
+@pytest.fixture(autouse=True)
+def fresh_urls_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve POST /api/v1/upload/urls until luna.http.routes registers it; a no-op from then
+    on."""
+    from luna.http import app as app_module
+
+    original = app_module.add_api_routes
+
+    def add_api_routes(app: web.Application) -> None:
+        original(app)
+        if not _has_route(app, URLS_PATH):
+            app.router.add_post(URLS_PATH, upload_urls.fresh_upload_urls)
+
+    monkeypatch.setattr(app_module, "add_api_routes", add_api_routes)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """The client's cache (where unfinished submissions are remembered) for this test: never
+    the real user's."""
+    return tmp_path / "luna-cache"
 
 
 @dataclass
 class Luna:
     client: TestClient
     account: Account
+    cache_dir: Path
 
     @property
     def url(self) -> str:
         return str(self.client.make_url("")).rstrip("/")
 
     def env(self, **overrides: str) -> dict[str, str]:
-        env = {"LUNA_USERNAME": self.account.username, "LUNA_PASSWORD": self.account.password}
+        env = {
+            "LUNA_USERNAME": self.account.username,
+            "LUNA_PASSWORD": self.account.password,
+            "LUNA_CACHE_DIR": str(self.cache_dir),
+        }
         env.update(overrides)
         return env
+
+    def saved_submissions(self) -> list[Path]:
+        folder = self.cache_dir / "submissions"
+        return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
 @dataclass(frozen=True)
@@ -63,16 +104,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 @pytest.fixture
-def submit() -> Callable[..., Any]:
+def submit(cache_dir: Path) -> Callable[..., Any]:
     """Run `luna submit ARGV` in this event loop (the server shares it); returns the exit code
-    and what was printed."""
+    and what was printed. `choose_transfer=None` is the client's own choice (multipart for
+    large files)."""
 
     async def run(
         argv: list[str],
         *,
         env: dict[str, str],
-        choose_transfer: ChooseTransfer = single_put_for_all,
+        choose_transfer: ChooseTransfer | None = None,
     ) -> Outcome:
+        env = {"LUNA_CACHE_DIR": str(cache_dir), **env}
         args = parse(["submit", *argv])
         out, err = io.StringIO(), io.StringIO()
         try:
@@ -95,11 +138,11 @@ def submit() -> Callable[..., Any]:
 
 
 @pytest.fixture
-def start_luna(make_client, add_account) -> Callable[..., Any]:
+def start_luna(make_client, add_account, cache_dir: Path) -> Callable[..., Any]:
     async def start(**overrides: object) -> Luna:
         account = await add_account("ada", team="red")
         overrides.setdefault("luna_validators", 2)
-        return Luna(await make_client(**overrides), account)
+        return Luna(await make_client(**overrides), account, cache_dir)
 
     return start
 
@@ -116,6 +159,55 @@ def example(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+# Large files go in parts above 6 MiB, in 5 MiB parts (S3's smallest): the large example's
+# 3000 x 3000 DICOM (17.2 MiB) has 4 parts.
+SMALL_PARTS = {
+    "luna_multipart_threshold_bytes": 6 * 1024 * 1024,
+    "luna_multipart_part_bytes": 5 * 1024 * 1024,
+}
+LARGE_SIDE_PX = 3000
+
+
+@pytest.fixture
+def small_parts() -> dict[str, int]:
+    """Settings overrides for `start_luna`: files over 6 MiB in 5 MiB parts."""
+    return dict(SMALL_PARTS)
+
+
+@dataclass(frozen=True)
+class LargeExample:
+    directory: Path
+    large: str  # the large file's name in the dataset
+    files: tuple[str, ...]
+
+    def change_large_file(self) -> None:
+        """Flip one pixel byte: same size, still a valid picture, another SHA-256."""
+        path = self.directory / self.large
+        with path.open("r+b") as stream:
+            stream.seek(-2, 2)
+            last = stream.read(1)
+            stream.seek(-2, 2)
+            stream.write(bytes([last[0] ^ 0x01]))
+
+
+@pytest.fixture
+def large_example(tmp_path: Path) -> Callable[..., LargeExample]:
+    """An example dataset whose DICOM is replaced by a 3000 x 3000 one (17.2 MiB of noise)."""
+    import numpy as np
+
+    def write(name: str = "chest-large") -> LargeExample:
+        directory = tmp_path / name
+        example = write_example_dataset(directory, images=4)
+        row = next(r for r in example.rows if r.filename.endswith(".dcm"))
+        density = np.random.default_rng(7).random((LARGE_SIDE_PX, LARGE_SIDE_PX))
+        (directory / row.filename).write_bytes(
+            dicom_bytes(density, patient_id=row.patient_id, view=row.view, seed=7)
+        )
+        return LargeExample(directory, row.filename, example.files)
+
+    return write
+
+
 # ------------------------------------------------------------------ a store front that fails
 
 
@@ -125,6 +217,11 @@ class FlakyStore:
 
     `faults["a.png"] = ["503", "drop"]` fails the first two PUTs of any key ending in a.png
     (a 503, then a connection cut mid-body); later PUTs pass through.
+
+    Every PUT that reached the store is logged in `stored` as (key, part number or None).
+    `hold_parts_after = n` lets n part PUTs through and holds every later one (never
+    forwarded; answered 503 once `release()` is called): an upload stopped part-way, as by a
+    network gone or a laptop closed.
     """
 
     upstream: str
@@ -132,6 +229,27 @@ class FlakyStore:
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     session: aiohttp.ClientSession | None = None
+    stored: list[tuple[str, int | None]] = field(default_factory=list)
+    hold_parts_after: int | None = None
+    part_puts_seen: int = 0
+    held: int = 0
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.hold_parts_after = None
+        self._release.set()
+
+    def parts_stored(self, suffix: str) -> list[int]:
+        return sorted(n for key, n in self.stored if key.endswith(suffix) and n is not None)
+
+    def whole_puts(self) -> list[str]:
+        return sorted(key.rsplit("/", 1)[-1] for key, n in self.stored if n is None)
+
+    async def wait_until_held(self, *, parts_stored: int) -> None:
+        while self.held == 0 or sum(1 for _, n in self.stored if n is not None) < parts_stored:
+            self._changed.clear()
+            await self._changed.wait()
 
     def _fault_for(self, key: str) -> str | None:
         for suffix, planned in self.faults.items():
@@ -143,6 +261,15 @@ class FlakyStore:
         key = request.match_info["key"]
         self.attempts[key] += 1
         self.headers[key] = dict(request.headers)
+        raw_part = request.query.get("partNumber")
+        part_number = int(raw_part) if raw_part is not None else None
+        if part_number is not None:
+            self.part_puts_seen += 1
+            if self.hold_parts_after is not None and self.part_puts_seen > self.hold_parts_after:
+                self.held += 1
+                self._changed.set()
+                await self._release.wait()
+                return web.Response(status=503, text="<Error><Code>SlowDown</Code></Error>")
         fault = self._fault_for(key)
         if fault == "503":
             await request.read()
@@ -173,7 +300,16 @@ class FlakyStore:
         async with self.session.put(
             f"{self.upstream}{request.path_qs}", data=body, headers=headers
         ) as upstream:
-            return web.Response(status=upstream.status, body=await upstream.read())
+            answer = await upstream.read()
+            if upstream.status == 200:
+                self.stored.append((key, part_number))
+                self._changed.set()
+            return web.Response(status=upstream.status, body=answer, headers=_etag(upstream))
+
+
+def _etag(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    etag = upstream.headers.get("ETag")
+    return {"ETag": etag} if etag else {}
 
 
 @pytest.fixture
@@ -186,6 +322,7 @@ async def flaky_store(s3_endpoint: str):
     async with aiohttp.ClientSession() as session:
         store.session = session
         yield store, str(server.make_url("")).rstrip("/")
+        store.release()
     await server.close()
 
 
@@ -284,6 +421,6 @@ def start_luna_with_local_store(db, make_settings, aiohttp_client, add_account, 
         client = await aiohttp_client(
             create_app(settings, mode="serve"), server_kwargs={"port": port}
         )
-        return Luna(client, await add_account("ada", team="red"))
+        return Luna(client, await add_account("ada", team="red"), tmp_path / "luna-cache")
 
     return start

@@ -84,3 +84,22 @@ def test_a_log_gets_a_plain_line_now_and_then():
     assert "\r" not in stream.getvalue()
     assert 5 <= len(lines) <= 15  # every 5 s over 50 s, plus the last
     assert lines[-1].startswith("uploading 100%")
+
+
+def test_a_resumed_upload_starts_part_way_and_its_rate_counts_only_new_bytes():
+    clock = Clock()
+    bar = Progress(
+        100 * 1024**2,
+        done=60 * 1024**2,
+        label="uploading",
+        unit="bytes",
+        stream=io.StringIO(),
+        interactive=False,
+        clock=clock,
+    )
+    assert " 60% " in bar.line()
+    clock.now += 2
+    bar.advance(4 * 1024**2)
+    assert bar.rate_per_s() == 2 * 1024**2
+    assert "64.0 MiB / 100.0 MiB" in bar.line()
+    assert "ETA 0:18" in bar.line()

@@ -408,7 +408,7 @@ def start_luna_with_local_store(db, make_settings, aiohttp_client, add_account, 
     (signature, content type, length) on every PUT."""
     from luna.http.app import create_app
 
-    async def start() -> Luna:
+    async def start(**overrides: object) -> Luna:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
@@ -416,7 +416,7 @@ def start_luna_with_local_store(db, make_settings, aiohttp_client, add_account, 
             minio_endpoint=None,
             luna_data_dir=tmp_path / "luna-data",
             luna_public_url=f"http://127.0.0.1:{port}",
-            luna_validators=2,
+            **{"luna_validators": 2, **overrides},
         )
         client = await aiohttp_client(
             create_app(settings, mode="serve"), server_kwargs={"port": port}

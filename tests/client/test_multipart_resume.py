@@ -13,6 +13,8 @@ from typing import Any
 
 from support import login
 
+from luna.http.keys import DB
+
 PARTS = [1, 2, 3, 4]
 
 
@@ -158,3 +160,21 @@ async def test_a_completed_dataset_or_restart_starts_over(start_luna, submit, ex
     ) in result.err
     assert len(await datasets_of(luna)) == 3
     assert luna.saved_submissions() == []
+
+
+async def test_the_embedded_store_takes_the_parts_too(
+    start_luna_with_local_store, submit, large_example, small_parts
+):
+    luna = await start_luna_with_local_store(luna_validators=1, **small_parts)
+    example = large_example()
+
+    result = await submit(["--server", luna.url, str(example.directory)], env=luna.env())
+
+    assert result.code == 0, result.err + result.out
+    assert "ACCEPTED" in result.out
+    [dataset] = await datasets_of(luna)
+    assert dataset["verdict"] == "accepted"
+    joined = await luna.client.app[DB].fetchval(
+        "SELECT multipart_state FROM dataset_files WHERE filename = $1", example.large
+    )
+    assert joined == "completed"  # the store joined the parts the client sent

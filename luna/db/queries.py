@@ -548,3 +548,16 @@ SET_MULTIPART_STATE_SQL = "UPDATE dataset_files SET multipart_state = $2 WHERE i
 
 async def set_multipart_state(conn: Conn, file_id: int, *, state: str) -> None:
     await conn.execute(SET_MULTIPART_STATE_SQL, file_id, state)
+
+
+FETCH_OPEN_PART_SIZES_SQL = """
+SELECT id AS file_id, part_size_bytes
+FROM dataset_files
+WHERE dataset_id = $1 AND multipart_state = 'uploading'
+"""
+
+
+async def fetch_open_part_sizes(conn: Conn, dataset_id: int) -> dict[int, int]:
+    """file_id -> part_size_bytes for the dataset's files still taking parts."""
+    rows = await conn.fetch(FETCH_OPEN_PART_SIZES_SQL, dataset_id)
+    return {int(r["file_id"]): int(r["part_size_bytes"]) for r in rows}

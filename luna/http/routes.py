@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from luna.http.handlers import auth, datasets, events, parts, probes, uploads, validation
+from luna.http.handlers import (
+    auth,
+    datasets,
+    events,
+    parts,
+    probes,
+    upload_urls,
+    uploads,
+    validation,
+)
 
 
 def add_probe_routes(app: web.Application) -> None:
@@ -24,3 +33,4 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/validation/{dataset_id}/events", events.validation_events)
     app.router.add_post("/api/v1/upload/parts", parts.request_part_urls)
     app.router.add_get("/api/v1/upload/parts", parts.list_uploaded_parts)
+    app.router.add_post("/api/v1/upload/urls", upload_urls.fresh_upload_urls)

@@ -25,33 +25,13 @@ from luna.client.commands import credentials_from, submit_options
 from luna.client.submit import submit_directory
 from luna.client.uploader import ChooseTransfer
 from luna.examples import dicom_bytes, write_example_dataset
-from luna.http.handlers import upload_urls
 
 # Bounds a hang (a job that never finishes), not a speed: a small dataset takes seconds.
 SUBMIT_LIMIT_S = 120
 
 
-URLS_PATH = "/api/v1/upload/urls"
-
-
 def _has_route(app: web.Application, path: str) -> bool:
     return any(resource.canonical == path for resource in app.router.resources())
-
-
-@pytest.fixture(autouse=True)
-def fresh_urls_route(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve POST /api/v1/upload/urls until luna.http.routes registers it; a no-op from then
-    on."""
-    from luna.http import app as app_module
-
-    original = app_module.add_api_routes
-
-    def add_api_routes(app: web.Application) -> None:
-        original(app)
-        if not _has_route(app, URLS_PATH):
-            app.router.add_post(URLS_PATH, upload_urls.fresh_upload_urls)
-
-    monkeypatch.setattr(app_module, "add_api_routes", add_api_routes)
 
 
 @pytest.fixture

@@ -8,34 +8,12 @@ import hashlib
 from typing import Any
 
 import pytest
-from aiohttp import web
 from multipart.parts_support import Api, GeneratedFile
 from support import login
-
-from luna.http.handlers import upload_urls
 
 MiB = 1024 * 1024
 URLS = "/api/v1/upload/urls"
 MANIFEST = b"filename,patient_id,label\n"
-
-
-def _has_route(app: web.Application, path: str) -> bool:
-    return any(resource.canonical == path for resource in app.router.resources())
-
-
-@pytest.fixture(autouse=True)
-def fresh_urls_route(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve the route until luna.http.routes registers it; a no-op from then on."""
-    from luna.http import app as app_module
-
-    original = app_module.add_api_routes
-
-    def add_api_routes(app: web.Application) -> None:
-        original(app)
-        if not _has_route(app, URLS):
-            app.router.add_post(URLS, upload_urls.fresh_upload_urls)
-
-    monkeypatch.setattr(app_module, "add_api_routes", add_api_routes)
 
 
 pytestmark = pytest.mark.usefixtures("small_parts")

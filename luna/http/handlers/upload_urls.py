@@ -38,19 +38,6 @@ class UploadUrlsRequest(Strict):
 
 # The part size of each file whose multipart upload is still open (served by the partial
 # index `dataset_files_open_multipart`). To move into luna/db/queries.py.
-FETCH_OPEN_PART_SIZES_SQL = """
-SELECT id AS file_id, part_size_bytes
-FROM dataset_files
-WHERE dataset_id = $1 AND multipart_state = 'uploading'
-"""
-
-
-async def fetch_open_part_sizes(conn: queries.Conn, dataset_id: int) -> dict[int, int]:
-    """file_id -> part_size_bytes for the dataset's files still taking parts."""
-    rows = await conn.fetch(FETCH_OPEN_PART_SIZES_SQL, dataset_id)
-    return {int(r["file_id"]): int(r["part_size_bytes"]) for r in rows}
-
-
 def _chosen_files(
     files: list[asyncpg.Record], file_ids: list[int] | None, *, dataset_id: int
 ) -> list[asyncpg.Record]:
@@ -86,7 +73,7 @@ async def fresh_upload_urls(request: web.Request) -> web.Response:
         )
     async with request.app[DB].acquire() as conn:
         files = await queries.fetch_declared_files(conn, dataset_id)
-        part_sizes = await fetch_open_part_sizes(conn, dataset_id)
+        part_sizes = await queries.fetch_open_part_sizes(conn, dataset_id)
     chosen = _chosen_files(files, body.file_ids, dataset_id=dataset_id)
     store = request.app[STORE]
     expires_in_s = request.app[SETTINGS].luna_upload_url_expires_s

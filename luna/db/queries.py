@@ -196,14 +196,17 @@ async def list_datasets(
 # ---------------------------------------------------------------- quotas
 
 
-# What a team has used: datasets started since UTC midnight and bytes declared by its
-# datasets, leaving out those whose validation failed for a platform reason.
+# What a team has used: datasets started since UTC midnight, and bytes declared by its
+# datasets, leaving out those whose validation failed for a platform reason and uploads
+# abandoned before completion (uploading for longer than their URLs lived, $2).
 TEAM_USAGE_SQL = """
 SELECT t.quota_datasets_per_day, t.quota_bytes_stored, t.quota_files_per_dataset,
        t.quota_bytes_per_file,
        count(d.id) FILTER (WHERE d.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC')
                                                  AT TIME ZONE 'UTC') AS datasets_today,
-       coalesce(sum(d.bytes_total), 0)::bigint AS bytes_stored
+       coalesce(sum(d.bytes_total) FILTER (
+           WHERE d.status <> 'uploading' OR d.created_at > now() - $2::interval
+       ), 0)::bigint AS bytes_stored
 FROM teams t
 LEFT JOIN datasets d ON d.team_id = t.id AND d.status <> 'failed'
 WHERE t.id = $1
@@ -213,10 +216,12 @@ GROUP BY t.id
 LOCK_TEAM_SQL = "SELECT pg_advisory_xact_lock(hashtext('luna.quota'), $1::int)"
 
 
-async def team_usage(conn: asyncpg.Connection, team_id: int) -> asyncpg.Record | None:
+async def team_usage(
+    conn: asyncpg.Connection, team_id: int, *, upload_urls_live_s: float
+) -> asyncpg.Record | None:
     """Lock the team's quota for this transaction and return its limits and usage."""
     await conn.execute(LOCK_TEAM_SQL, team_id)
-    return await conn.fetchrow(TEAM_USAGE_SQL, team_id)
+    return await conn.fetchrow(TEAM_USAGE_SQL, team_id, timedelta(seconds=upload_urls_live_s))
 
 
 SET_TEAM_QUOTA_SQL = """

@@ -74,3 +74,19 @@ async def test_a_teams_own_limits_override_the_defaults(make_client, add_account
     assert too_big.status == 413
     assert (await too_big.json())["errors"][0]["limit"] == "bytes_per_file"
     assert (await start(client, headers, 100, 100)).status == 200
+
+
+async def test_an_abandoned_upload_stops_counting_once_its_urls_expire(
+    make_client, add_account, db
+):
+    account = await add_account("alice", team="red")
+    client = await make_client(luna_quota_bytes_stored=1000, luna_upload_url_expires_s=3600)
+    headers = await login(client, account)
+    first = await start(client, headers, 600)
+    assert (await start(client, headers, 600)).status == 413
+    # Never completed, and its URLs are long dead: the team re-uploads instead.
+    dataset_id = (await first.json())["dataset_id"]
+    await db.execute(
+        "UPDATE datasets SET created_at = now() - interval '2 hours' WHERE id = $1", dataset_id
+    )
+    assert (await start(client, headers, 600)).status == 200

@@ -75,7 +75,9 @@ async def start_upload(request: web.Request) -> web.Response:
             f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
         )
     async with request.app[DB].acquire() as conn, conn.transaction():
-        usage = await queries.team_usage(conn, who.team_id)
+        usage = await queries.team_usage(
+            conn, who.team_id, upload_urls_live_s=settings.luna_upload_url_expires_s
+        )
         if usage is None:
             raise Forbidden("your team no longer exists; ask the organisers")
         check_quota(

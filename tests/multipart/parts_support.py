@@ -7,6 +7,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
@@ -101,3 +102,46 @@ class Api:
         from luna.http.keys import STORE
 
         return self.client.app[STORE]
+
+
+MiB = 1024 * 1024
+MANIFEST = b"filename,patient_id,label\n"
+
+
+def big_file(seed: str = "big") -> GeneratedFile:
+    """A 3-part file at 5 MiB parts (with `small_parts`)."""
+    return GeneratedFile(seed=seed, size_bytes=12 * MiB + 345, part_size_bytes=5 * MiB)
+
+
+def entry(started: dict[str, Any], filename: str) -> dict[str, Any]:
+    return next(e for e in started["upload_urls"] if e["filename"] == filename)
+
+
+async def start_large_dataset(
+    api: Api, headers: dict[str, str], big: GeneratedFile, *, upload_manifest: bool
+) -> dict[str, Any]:
+    """upload/start for `big.bin` and a manifest (PUT at once when `upload_manifest`)."""
+    files = [
+        {
+            "filename": "big.bin",
+            "content_type": "application/octet-stream",
+            "size_bytes": big.size_bytes,
+            "sha256": big.sha256(),
+        },
+        {
+            "filename": "manifest.csv",
+            "content_type": "text/csv",
+            "size_bytes": len(MANIFEST),
+            "sha256": hashlib.sha256(MANIFEST).hexdigest(),
+        },
+    ]
+    response = await api.client.post(
+        "/api/v1/upload/start", json={"dataset_name": "large", "files": files}, headers=headers
+    )
+    assert response.status == 200, await response.text()
+    started: dict[str, Any] = await response.json()
+    if upload_manifest:
+        manifest = entry(started, "manifest.csv")
+        status, _ = await api.sender.put(manifest["upload_url"], manifest["headers"], MANIFEST)
+        assert status == 200
+    return started

@@ -7,50 +7,21 @@ import hashlib
 from typing import Any
 
 import pytest
-from multipart.parts_support import Api, GeneratedFile
+from multipart.parts_support import (
+    Api,
+    GeneratedFile,
+    MiB,
+    big_file,
+    entry,
+    start_large_dataset,
+)
 from support import login, wait_for_status
 
 from luna.errors import NotFound
 
-MiB = 1024 * 1024
 PARTS = "/api/v1/upload/parts"
-MANIFEST = b"filename,patient_id,label\n"
 
 pytestmark = pytest.mark.usefixtures("small_parts")
-
-
-def big_file(seed: str = "big") -> GeneratedFile:
-    return GeneratedFile(seed=seed, size_bytes=12 * MiB + 345, part_size_bytes=5 * MiB)
-
-
-async def start(api: Api, headers: dict[str, str], big: GeneratedFile) -> dict[str, Any]:
-    files = [
-        {
-            "filename": "big.bin",
-            "content_type": "application/octet-stream",
-            "size_bytes": big.size_bytes,
-            "sha256": big.sha256(),
-        },
-        {
-            "filename": "manifest.csv",
-            "content_type": "text/csv",
-            "size_bytes": len(MANIFEST),
-            "sha256": hashlib.sha256(MANIFEST).hexdigest(),
-        },
-    ]
-    response = await api.client.post(
-        "/api/v1/upload/start", json={"dataset_name": "large", "files": files}, headers=headers
-    )
-    assert response.status == 200, await response.text()
-    started: dict[str, Any] = await response.json()
-    manifest = entry(started, "manifest.csv")
-    status, _ = await api.sender.put(manifest["upload_url"], manifest["headers"], MANIFEST)
-    assert status == 200
-    return started
-
-
-def entry(started: dict[str, Any], filename: str) -> dict[str, Any]:
-    return next(e for e in started["upload_urls"] if e["filename"] == filename)
 
 
 async def part_urls(
@@ -114,7 +85,7 @@ async def test_a_large_file_gets_a_part_plan_beside_its_single_put_url(
 ) -> None:
     api: Api = await make_api()
     headers = await login(api.client, await add_account("alice", team="red"))
-    started = await start(api, headers, big_file())
+    started = await start_large_dataset(api, headers, big_file(), upload_manifest=True)
     big, manifest = entry(started, "big.bin"), entry(started, "manifest.csv")
     assert big["multipart"] == {"part_size_bytes": 5 * MiB, "parts": 3}
     # A client that knows nothing of parts still finds everything it used to.
@@ -131,7 +102,7 @@ async def test_an_interrupted_file_resumes_with_only_the_missing_parts(
     api: Api = await make_api(luna_validators=1)
     headers = await login(api.client, await add_account("alice", team="red"))
     big = big_file()
-    started = await start(api, headers, big)
+    started = await start_large_dataset(api, headers, big, upload_manifest=True)
     await send_parts(api, big, await part_urls(api, headers, started, [1, 3]))
 
     listed = await stored_parts(api, headers, started)
@@ -162,7 +133,7 @@ async def test_a_file_with_missing_parts_is_reported_missing_and_its_parts_dropp
     api: Api = await make_api(luna_validators=1)
     headers = await login(api.client, await add_account("alice", team="red"))
     big = big_file()
-    started = await start(api, headers, big)
+    started = await start_large_dataset(api, headers, big, upload_manifest=True)
     await send_parts(api, big, await part_urls(api, headers, started, [1, 2]))
     file_id, key = entry(started, "big.bin")["file_id"], entry(started, "big.bin")["s3_key"]
     upload_id = await db.fetchval(
@@ -193,7 +164,7 @@ async def test_an_old_client_uploads_a_large_file_whole(make_api: Any, add_accou
     api: Api = await make_api(luna_validators=1)
     headers = await login(api.client, await add_account("alice", team="red"))
     big = big_file()
-    started = await start(api, headers, big)
+    started = await start_large_dataset(api, headers, big, upload_manifest=True)
     whole = b"".join(big.chunks())
     big_entry = entry(started, "big.bin")
     status_code, _ = await api.sender.put(big_entry["upload_url"], big_entry["headers"], whole)
@@ -210,7 +181,7 @@ async def test_part_urls_only_for_the_callers_multipart_files(
     api: Api = await make_api()
     red = await login(api.client, await add_account("alice", team="red"))
     blue = await login(api.client, await add_account("bob", team="blue"))
-    started = await start(api, red, big_file())
+    started = await start_large_dataset(api, red, big_file(), upload_manifest=True)
     dataset_id = started["dataset_id"]
     big_id, manifest_id = (
         entry(started, "big.bin")["file_id"],
@@ -265,7 +236,7 @@ async def test_finishing_again_after_lost_bookkeeping_reads_the_store(
     api: Api = await make_api()
     headers = await login(api.client, await add_account("alice", team="red"))
     big = big_file()
-    started = await start(api, headers, big)
+    started = await start_large_dataset(api, headers, big, upload_manifest=True)
     await send_parts(api, big, await part_urls(api, headers, started, [1, 2, 3]))
     dataset_id, file_id = started["dataset_id"], entry(started, "big.bin")["file_id"]
 

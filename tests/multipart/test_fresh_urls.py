@@ -4,45 +4,22 @@ S3 and on the embedded store. Files over 6 MiB go in 5 MiB parts here."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
-from multipart.parts_support import Api, GeneratedFile
+from multipart.parts_support import (
+    MANIFEST,
+    Api,
+    MiB,
+    big_file,
+    start_large_dataset,
+)
 from support import login
 
-MiB = 1024 * 1024
 URLS = "/api/v1/upload/urls"
-MANIFEST = b"filename,patient_id,label\n"
 
 
 pytestmark = pytest.mark.usefixtures("small_parts")
-
-
-def big_file() -> GeneratedFile:
-    return GeneratedFile(seed="fresh", size_bytes=12 * MiB + 345, part_size_bytes=5 * MiB)
-
-
-async def start(api: Api, headers: dict[str, str], big: GeneratedFile) -> dict[str, Any]:
-    files = [
-        {
-            "filename": "big.bin",
-            "content_type": "application/octet-stream",
-            "size_bytes": big.size_bytes,
-            "sha256": big.sha256(),
-        },
-        {
-            "filename": "manifest.csv",
-            "content_type": "text/csv",
-            "size_bytes": len(MANIFEST),
-            "sha256": hashlib.sha256(MANIFEST).hexdigest(),
-        },
-    ]
-    response = await api.client.post(
-        "/api/v1/upload/start", json={"dataset_name": "large", "files": files}, headers=headers
-    )
-    assert response.status == 200, await response.text()
-    return await response.json()  # type: ignore[no-any-return]
 
 
 async def fresh(api: Api, headers: dict[str, str], body: dict[str, Any]) -> Any:
@@ -59,7 +36,7 @@ async def test_every_file_gets_a_fresh_url_shaped_as_upload_start_gave_it(
     api: Api = await make_api()
     headers = await login(api.client, await add_account("alice", team="red"))
     big = big_file()
-    started = await start(api, headers, big)
+    started = await start_large_dataset(api, headers, big, upload_manifest=False)
 
     response = await fresh(api, headers, {"dataset_id": started["dataset_id"]})
     assert response.status == 200, await response.text()
@@ -91,7 +68,7 @@ async def test_file_ids_choose_the_files_in_the_datasets_order(
 ) -> None:
     api: Api = await make_api()
     headers = await login(api.client, await add_account("alice", team="red"))
-    started = await start(api, headers, big_file())
+    started = await start_large_dataset(api, headers, big_file(), upload_manifest=False)
     ids = by_name(started)
     manifest_id, big_id = ids["manifest.csv"]["file_id"], ids["big.bin"]["file_id"]
 
@@ -112,8 +89,8 @@ async def test_ids_that_are_not_the_datasets_files_are_named(
 ) -> None:
     api: Api = await make_api()
     headers = await login(api.client, await add_account("alice", team="red"))
-    first = await start(api, headers, big_file())
-    second = await start(api, headers, big_file())
+    first = await start_large_dataset(api, headers, big_file(), upload_manifest=False)
+    second = await start_large_dataset(api, headers, big_file(), upload_manifest=False)
     other_id = by_name(second)["manifest.csv"]["file_id"]
 
     response = await fresh(
@@ -139,7 +116,7 @@ async def test_another_teams_or_an_absent_dataset_is_404_and_a_completed_one_409
     api: Api = await make_api()
     alice = await login(api.client, await add_account("alice", team="red"))
     bob = await login(api.client, await add_account("bob", team="blue"))
-    started = await start(api, alice, big_file())
+    started = await start_large_dataset(api, alice, big_file(), upload_manifest=False)
     dataset_id = started["dataset_id"]
 
     assert (await fresh(api, bob, {"dataset_id": dataset_id})).status == 404

@@ -17,6 +17,7 @@ from luna.db import queries
 from luna.errors import BackendUnavailable
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
+from luna.storage.base import ObjectStore
 
 log = logging.getLogger("luna.background")
 
@@ -61,3 +62,23 @@ async def refresh_gauges(db: asyncpg.Pool | None, queue: JobQueue, metrics: Metr
     if db is not None:
         metrics.concurrent_uploads.set({}, await queries.count_uploading(db))
         metrics.oldest_job_age.set({}, await queries.oldest_unsettled_age_s(db))
+
+
+async def sweep_abandoned_uploads(
+    db: asyncpg.Pool, store: ObjectStore, *, older_than_s: float
+) -> None:
+    """Datasets never completed within `older_than_s`: drop their open multipart uploads and
+    stored objects, then mark them abandoned, all while holding the dataset row (a late
+    `complete` waits, then finds it abandoned). A store failure leaves it for the next round."""
+    for dataset_id in await queries.find_abandoned(
+        db, older_than_s=older_than_s, limit=constants.SWEEP_BATCH
+    ):
+        async with db.acquire() as conn, conn.transaction():
+            if not await queries.lock_uploading_dataset(conn, dataset_id):
+                continue  # completed meanwhile
+            for f in await queries.fetch_stored_files(conn, dataset_id):
+                if f["multipart_state"] == "uploading":
+                    await store.abort_multipart(f["s3_key"], upload_id=f["multipart_upload_id"])
+                await store.delete(f["s3_key"])
+            await queries.abandon_dataset(conn, dataset_id)
+        log.info("dataset %d was never completed; abandoned and its files removed", dataset_id)

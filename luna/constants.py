@@ -51,6 +51,13 @@ UNCONFIRMED_PUBLISH_AFTER_S: Final = 10.0
 REPUBLISH_AFTER_S: Final = 15 * 60.0
 RECONCILE_INTERVAL_S: Final = 30.0
 
+# A dataset still uploading this long after it started is abandoned: a week covers a team
+# resuming a large upload after a weekend.
+ABANDON_AFTER_S: Final = 7 * 24 * 3600.0
+SWEEP_INTERVAL_S: Final = 3600.0
+# Datasets swept per round, so one round stays short.
+SWEEP_BATCH: Final = 100
+
 # How often the queue-length gauge is refreshed from the broker (autoscaling reads it).
 QUEUE_GAUGE_INTERVAL_S: Final = 5.0
 

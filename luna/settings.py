@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     luna_upload_url_expires_s: int = Field(default=constants.UPLOAD_URL_EXPIRES_S, ge=60)
     luna_token_expires_s: int = Field(default=constants.ACCESS_TOKEN_EXPIRES_S, ge=60)
     luna_job_time_limit_s: float = Field(default=constants.JOB_TIME_LIMIT_S, gt=0)
+    luna_abandon_after_s: float = Field(default=constants.ABANDON_AFTER_S, gt=0)
     luna_shutdown_grace_s: float = Field(default=constants.SHUTDOWN_GRACE_S, ge=0)
 
     @field_validator("log_level", mode="before")

@@ -174,7 +174,7 @@ async def mark_published(conn: Conn, job_id: int) -> None:
 
 LIST_DATASETS_SQL = """
 SELECT d.id AS dataset_id, d.name AS dataset_name, d.team_id, t.name AS team,
-       coalesce(j.status, 'uploading') AS status, d.status AS dataset_status,
+       coalesce(j.status, d.status) AS status, d.status AS dataset_status,
        j.results ->> 'verdict' AS verdict, d.created_at, d.files_count AS files,
        d.bytes_total AS bytes
 FROM datasets d
@@ -208,7 +208,7 @@ SELECT t.quota_datasets_per_day, t.quota_bytes_stored, t.quota_files_per_dataset
            WHERE d.status <> 'uploading' OR d.created_at > now() - $2::interval
        ), 0)::bigint AS bytes_stored
 FROM teams t
-LEFT JOIN datasets d ON d.team_id = t.id AND d.status <> 'failed'
+LEFT JOIN datasets d ON d.team_id = t.id AND d.status NOT IN ('failed', 'abandoned')
 WHERE t.id = $1
 GROUP BY t.id
 """
@@ -566,3 +566,50 @@ async def fetch_open_part_sizes(conn: Conn, dataset_id: int) -> dict[int, int]:
     """file_id -> part_size_bytes for the dataset's files still taking parts."""
     rows = await conn.fetch(FETCH_OPEN_PART_SIZES_SQL, dataset_id)
     return {int(r["file_id"]): int(r["part_size_bytes"]) for r in rows}
+
+
+# ---------------------------------------------------------------- abandoned uploads
+
+
+FIND_ABANDONED_SQL = """
+SELECT id FROM datasets
+WHERE status = 'uploading' AND created_at < now() - $1::interval
+ORDER BY id
+LIMIT $2
+"""
+FETCH_STORED_FILES_SQL = """
+SELECT id AS file_id, s3_key, multipart_upload_id, multipart_state
+FROM dataset_files WHERE dataset_id = $1 ORDER BY id
+"""
+ABORT_OPEN_MULTIPART_SQL = """
+UPDATE dataset_files SET multipart_state = 'aborted'
+WHERE dataset_id = $1 AND multipart_state = 'uploading'
+"""
+ABANDON_DATASET_SQL = """
+UPDATE datasets SET status = 'abandoned', updated_at = now()
+WHERE id = $1 AND status = 'uploading'
+"""
+
+
+async def find_abandoned(conn: Conn, *, older_than_s: float, limit: int) -> list[int]:
+    rows = await conn.fetch(FIND_ABANDONED_SQL, timedelta(seconds=older_than_s), limit)
+    return [int(r["id"]) for r in rows]
+
+
+async def fetch_stored_files(conn: Conn, dataset_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_STORED_FILES_SQL, dataset_id))
+
+
+LOCK_UPLOADING_SQL = "SELECT id FROM datasets WHERE id = $1 AND status = 'uploading' FOR UPDATE"
+
+
+async def lock_uploading_dataset(conn: asyncpg.Connection, dataset_id: int) -> bool:
+    """Inside a transaction: hold the dataset while it is still uploading (a concurrent
+    `complete` waits); False when it no longer is."""
+    return await conn.fetchval(LOCK_UPLOADING_SQL, dataset_id) is not None
+
+
+async def abandon_dataset(conn: asyncpg.Connection, dataset_id: int) -> None:
+    """Inside the same transaction: mark it abandoned, its open multipart uploads aborted."""
+    await conn.execute(ABANDON_DATASET_SQL, dataset_id)
+    await conn.execute(ABORT_OPEN_MULTIPART_SQL, dataset_id)

@@ -20,7 +20,12 @@ from aiohttp_jwt import JWTMiddleware
 
 from luna import constants
 from luna.auth import JWT_ALGORITHM, hash_password
-from luna.background import every, refresh_gauges, republish_lost_jobs
+from luna.background import (
+    every,
+    refresh_gauges,
+    republish_lost_jobs,
+    sweep_abandoned_uploads,
+)
 from luna.db import queries
 from luna.errors import Unauthorized
 from luna.events import job_events
@@ -156,7 +161,7 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _chores(app: web.Application) -> AsyncIterator[None]:
-    db, queue, metrics = app[DB], app[QUEUE], app[METRICS]
+    db, queue, metrics, store = app[DB], app[QUEUE], app[METRICS], app[STORE]
     if queue.kind == "embedded":
         # An in-process queue starts empty: every unsettled job needs its message again.
         await republish_lost_jobs(db, queue, everything=True)
@@ -167,6 +172,15 @@ async def _chores(app: web.Application) -> AsyncIterator[None]:
                     constants.RECONCILE_INTERVAL_S,
                     lambda: republish_lost_jobs(db, queue),
                     name="republish lost jobs",
+                )
+            ),
+            group.create_task(
+                every(
+                    constants.SWEEP_INTERVAL_S,
+                    lambda: sweep_abandoned_uploads(
+                        db, store, older_than_s=app[SETTINGS].luna_abandon_after_s
+                    ),
+                    name="sweep abandoned uploads",
                 )
             ),
             group.create_task(

@@ -9,7 +9,14 @@ from aiohttp import web
 
 from luna.auth import Principal
 from luna.db import queries
-from luna.errors import BackendUnavailable, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from luna.errors import (
+    BackendUnavailable,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+)
 from luna.http.handlers.parts import finish_multipart_uploads, plan_multipart_uploads
 from luna.http.keys import DB, QUEUE, SETTINGS, STORE
 from luna.http.models import FileDeclaration, UploadCompleteRequest, UploadStartRequest
@@ -21,6 +28,9 @@ from luna.settings import Settings
 
 log = logging.getLogger("luna.uploads")
 
+ABANDONED = (
+    "dataset {id} was never completed and has been abandoned, its files removed; start a new upload"
+)
 STATUS_MESSAGES = {
     "pending": "validation is queued; follow it at /api/v1/validation/{id}/status",
     "processing": "validation is running",
@@ -135,7 +145,9 @@ async def complete_upload(request: web.Request) -> web.Response:
     who = caller(request)
     body = parse(UploadCompleteRequest, await read_json_object(request))
     dataset_id = body.dataset_id
-    await visible_dataset(request, dataset_id, who)
+    owner = await visible_dataset(request, dataset_id, who)
+    if owner["status"] == "abandoned":
+        raise Conflict(ABANDONED.format(id=dataset_id))
     await finish_multipart_uploads(request.app[DB], request.app[STORE], dataset_id)
     async with request.app[DB].acquire() as conn:
         job = await queries.queue_dataset(conn, dataset_id)

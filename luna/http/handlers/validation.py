@@ -9,7 +9,7 @@ from aiohttp import web
 from luna import constants
 from luna.db import queries
 from luna.errors import BadRequest, Conflict
-from luna.http.handlers.uploads import visible_dataset
+from luna.http.handlers.uploads import ABANDONED, visible_dataset
 from luna.http.keys import DB
 from luna.http.requests import caller, path_id, query_cursor, query_int
 from luna.http.responses import json_response
@@ -67,9 +67,11 @@ async def job_status(conn: Any, dataset_id: int) -> dict[str, Any] | None:
 async def validation_status(request: web.Request) -> web.Response:
     who = caller(request)
     dataset_id = path_id(request, "dataset_id")
-    await visible_dataset(request, dataset_id, who)
+    owner = await visible_dataset(request, dataset_id, who)
     async with request.app[DB].acquire() as conn:
         body = await job_status(conn, dataset_id)
+    if body is None and owner["status"] == "abandoned":
+        raise Conflict(ABANDONED.format(id=dataset_id))
     if body is None:
         raise Conflict(
             f"dataset {dataset_id} is still uploading; call upload/complete once every file is stored"

@@ -30,8 +30,17 @@ async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if being_cancelled():
+                # A client library turned our cancellation into its own error: stop anyway.
+                raise asyncio.CancelledError from exc
             log.warning("%s failed this round: %r", name, exc)
         await asyncio.sleep(interval_s)
+
+
+def being_cancelled() -> bool:
+    """Whether the current task has a cancellation pending, even one a library swallowed."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def republish_lost_jobs(

@@ -187,6 +187,10 @@ class Supervisor:
             actor = child.spec.factory()
             await actor.run(child.ref)
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopping, and a library turned the cancellation into its own error: no restart.
+                raise asyncio.CancelledError from exc
             log.error("%s: child %s failed", self.name, child.spec.id, exc_info=exc)
             return exc
         return None

@@ -18,6 +18,7 @@ from luna.errors import BackendUnavailable
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.storage.base import ObjectStore
+from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.background")
 
@@ -35,12 +36,6 @@ async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name
                 raise asyncio.CancelledError from exc
             log.warning("%s failed this round: %r", name, exc)
         await asyncio.sleep(interval_s)
-
-
-def being_cancelled() -> bool:
-    """Whether the current task has a cancellation pending, even one a library swallowed."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 async def republish_lost_jobs(

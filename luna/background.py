@@ -35,6 +35,10 @@ async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name
                 # A client library turned our cancellation into its own error: stop anyway.
                 raise asyncio.CancelledError from exc
             log.warning("%s failed this round: %r", name, exc)
+        if being_cancelled():
+            # Python 3.11's wait_for, used inside client libraries, can lose a cancellation
+            # that arrives as its operation completes; the task still has it pending.
+            raise asyncio.CancelledError
         await asyncio.sleep(interval_s)
 
 

@@ -41,3 +41,20 @@ async def test_an_ordinary_failure_is_logged_and_the_chore_runs_again(caplog):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert "flaky chore failed this round" in caplog.text
+
+
+async def test_a_chore_that_swallows_cancellation_whole_still_stops():
+    started = asyncio.Event()
+
+    async def chore() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return  # as Python 3.11's wait_for may do when the operation completes meanwhile
+
+    task = asyncio.create_task(every(3600, chore, name="test chore"))
+    await started.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled()

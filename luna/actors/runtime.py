@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from luna.actors.messages import Stop
 from luna.errors import LunaError
+from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.actors")
 
@@ -182,6 +183,8 @@ class Actor:
                 envelope.fail(exc)
                 raise
             envelope.answer(result)
+            if being_cancelled():
+                raise asyncio.CancelledError  # lost inside a library while handling the message
 
     async def _run_hook(self, hook: Awaitable[None], name: str) -> None:
         try:

@@ -160,6 +160,8 @@ class Supervisor:
             while True:
                 started = time.monotonic()
                 failure = await self._run_once(child)
+                if being_cancelled():
+                    raise asyncio.CancelledError  # lost inside a library; we are stopping
                 if not child.spec.restart.restarts_after(failure):
                     log.info("%s: child %s ended; not restarted", self.name, child.spec.id)
                     return

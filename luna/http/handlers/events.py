@@ -21,6 +21,7 @@ from luna.http.handlers.uploads import visible_dataset
 from luna.http.handlers.validation import job_status
 from luna.http.keys import DB, EVENTS, STATE
 from luna.http.requests import caller, path_id
+from luna.tasks import being_cancelled
 
 # Re-read the job at least this often, whatever the notifications say.
 RECHECK_INTERVAL_S = 2.0
@@ -52,7 +53,7 @@ async def validation_events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     last: tuple[str, int] | None = None
     last_write = time.monotonic()
-    while not request.app[STATE].get("draining"):
+    while not request.app[STATE].get("draining") and not being_cancelled():
         job = await queries.fetch_job(db, dataset_id)
         if job is None:
             break

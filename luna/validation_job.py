@@ -197,16 +197,15 @@ class ValidationJobRunner:
         return [r for r in reports if r is not None]
 
     async def _inspect_one(self, declared: DeclaredFile, key: str) -> FileReport:
-        info = await self.store.head(key)
-        if info is None:
-            return missing_file_report(declared)
-        self.metrics.s3_uploads.inc({})
-        self.metrics.s3_upload_bytes.add({}, info.size_bytes)
+        # One request per file: reading an absent object answers NotFound, so no HEAD first.
+        size_bytes = 0
         with FileInspector(declared) as inspector:
             try:
                 async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
+                    size_bytes += len(chunk)
                     await self._off_loop(inspector.feed, chunk)
             except NotFound:
-                # Deleted between the look and the read: as good as never uploaded.
                 return missing_file_report(declared)
+            self.metrics.s3_uploads.inc({})
+            self.metrics.s3_upload_bytes.add({}, size_bytes)
             return await self._off_loop(inspector.finish)

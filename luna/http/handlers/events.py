@@ -39,7 +39,8 @@ async def validation_events(request: web.Request) -> web.StreamResponse:
     dataset_id = path_id(request, "dataset_id")
     await visible_dataset(request, dataset_id, who)
     db, events = request.app[DB], request.app[EVENTS]
-    if await queries.fetch_job(db, dataset_id) is None:
+    job = await queries.fetch_job(db, dataset_id)
+    if job is None:
         raise Conflict(
             f"dataset {dataset_id} is still uploading; call upload/complete once every file is stored"
         )
@@ -53,10 +54,7 @@ async def validation_events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     last: tuple[str, int] | None = None
     last_write = time.monotonic()
-    while not request.app[STATE].get("draining") and not being_cancelled():
-        job = await queries.fetch_job(db, dataset_id)
-        if job is None:
-            break
+    while job is not None and not request.app[STATE].get("draining") and not being_cancelled():
         seen = (job["status"], job["files_done"])
         if seen != last:
             last = seen
@@ -78,5 +76,6 @@ async def validation_events(request: web.Request) -> web.StreamResponse:
             await response.write(b": keep-alive\n\n")
             last_write = time.monotonic()
         await events.wait(dataset_id, timeout_s=RECHECK_INTERVAL_S)
+        job = await queries.fetch_job(db, dataset_id)
     await response.write_eof()
     return response

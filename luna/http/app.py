@@ -32,7 +32,7 @@ from luna.events import job_events
 from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
 from luna.http.local_store import add_local_store_routes
 from luna.http.middlewares import cors, observe, problems
-from luna.http.routes import add_api_routes, add_probe_routes
+from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from luna.resources import (
@@ -64,6 +64,8 @@ PUBLIC_PATHS = (
     r"/liveness$",
     r"/metrics$",
     r"/store/",
+    r"/api/v1/openapi\.json$",
+    r"/docs(/|$)",
 )
 
 
@@ -240,4 +242,5 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     add_probe_routes(app)
     if mode == "serve":
         add_api_routes(app)
+        add_docs_routes(app)
     return app

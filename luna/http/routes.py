@@ -7,6 +7,7 @@ from aiohttp import web
 from luna.http.handlers import (
     auth,
     datasets,
+    docs,
     events,
     parts,
     probes,
@@ -34,3 +35,12 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/upload/parts", parts.request_part_urls)
     app.router.add_get("/api/v1/upload/parts", parts.list_uploaded_parts)
     app.router.add_post("/api/v1/upload/urls", upload_urls.fresh_upload_urls)
+
+
+def add_docs_routes(app: web.Application) -> None:
+    """The OpenAPI document and the interactive docs; each new route also needs its entry in
+    `luna.http.openapi.OPERATIONS` (tests/http/test_openapi.py checks)."""
+    app.router.add_get("/api/v1/openapi.json", docs.openapi_document())
+    app.router.add_get("/docs", docs.docs_page)
+    app.router.add_static("/docs/static", docs.STATIC / "docs")
+    app.router.add_static("/docs/swagger-ui", docs.swagger_ui_files())

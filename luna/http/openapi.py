@@ -331,7 +331,20 @@ OPERATIONS: tuple[Operation, ...] = (
                 "`event: progress` with `{status, files_done, files_total}` on every change, "
                 "then one `event: status` with the status body, then the stream ends",
                 media_type="text/event-stream",
-                schema={"type": "string"},
+                # OpenAPI 3.1 has no item schema for streams: `schema` describes one event.
+                schema={
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"enum": ["progress", "status"]},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "description": "progress: `{status, files_done, files_total}`; "
+                            "status: the body of the status route",
+                        },
+                    },
+                },
                 example='event: progress\ndata: {"status": "processing", "files_done": 3, '
                 '"files_total": 7}\n\n',
             )

@@ -60,6 +60,9 @@ SWEEP_BATCH: Final = 100
 
 # How often the queue-length gauge is refreshed from the broker (autoscaling reads it).
 QUEUE_GAUGE_INTERVAL_S: Final = 5.0
+# How often a process with validators tells the API processes it is alive (luna.workers); the
+# organisers' view forgets it after three silent beats.
+WORKER_BEAT_INTERVAL_S: Final = 5.0
 
 # Kubernetes gives 30 s by default between SIGTERM and SIGKILL; drain in less.
 SHUTDOWN_GRACE_S: Final = 25.0

@@ -110,6 +110,12 @@ class Metrics:
             "Bytes of the files found stored in S3 by validation.",
             registry=registry,
         )
+        self.validators_live = Gauge(
+            "validators_live", "Validator actors this process runs.", registry=registry
+        )
+        self.validators_busy = Gauge(
+            "validators_busy", "Validator actors validating a job right now.", registry=registry
+        )
         self.concurrent_uploads = Gauge(
             "concurrent_uploads",
             "Datasets whose upload has started and not completed.",

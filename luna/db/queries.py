@@ -613,3 +613,35 @@ async def abandon_dataset(conn: asyncpg.Connection, dataset_id: int) -> None:
     """Inside the same transaction: mark it abandoned, its open multipart uploads aborted."""
     await conn.execute(ABANDON_DATASET_SQL, dataset_id)
     await conn.execute(ABORT_OPEN_MULTIPART_SQL, dataset_id)
+
+
+# ---------------------------------------------------------------- the organisers' view
+
+WORKER_BEATS_CHANNEL = "luna_worker_beats"
+NOTIFY_WORKER_BEAT_SQL = f"SELECT pg_notify('{WORKER_BEATS_CHANNEL}', $1)"
+
+
+async def notify_worker_beat(conn: Conn, payload: str) -> None:
+    await conn.execute(NOTIFY_WORKER_BEAT_SQL, payload)
+
+
+# Every team's usage, counted as TEAM_USAGE_SQL counts one team's (without its lock).
+TEAMS_USAGE_SQL = """
+SELECT t.id AS team_id, t.name AS team,
+       t.quota_datasets_per_day, t.quota_bytes_stored, t.quota_files_per_dataset,
+       t.quota_bytes_per_file,
+       count(d.id) AS datasets,
+       count(d.id) FILTER (WHERE d.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC')
+                                                 AT TIME ZONE 'UTC') AS datasets_today,
+       coalesce(sum(d.bytes_total) FILTER (
+           WHERE d.status <> 'uploading' OR d.created_at > now() - $1::interval
+       ), 0)::bigint AS bytes_stored
+FROM teams t
+LEFT JOIN datasets d ON d.team_id = t.id AND d.status NOT IN ('failed', 'abandoned')
+GROUP BY t.id
+ORDER BY t.name
+"""
+
+
+async def teams_usage(conn: Conn, *, upload_urls_live_s: float) -> list[asyncpg.Record]:
+    return list(await conn.fetch(TEAMS_USAGE_SQL, timedelta(seconds=upload_urls_live_s)))

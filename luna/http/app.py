@@ -29,7 +29,7 @@ from luna.background import (
 from luna.db import queries
 from luna.errors import Unauthorized
 from luna.events import job_events
-from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, SETTINGS, STATE, STORE
+from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, ROSTER, SETTINGS, STATE, STORE
 from luna.http.local_store import add_local_store_routes
 from luna.http.middlewares import cors, observe, problems
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
@@ -48,6 +48,7 @@ from luna.resources import (
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
 from luna.validation_job import ValidationJobRunner, validation_threads
+from luna.workers import WorkerBeat, announce, worker_roster
 
 log = logging.getLogger("luna.app")
 
@@ -138,6 +139,23 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _roster(app: web.Application) -> AsyncIterator[None]:
+    async with worker_roster(app[STATE]["database_url"]) as roster:
+        app[ROSTER] = roster
+        yield
+
+
+async def _beat(app: web.Application) -> None:
+    """Tell the API processes (and /metrics) how many validators run here."""
+    pool = app[POOL]
+    live, busy = pool.size, pool.active_jobs
+    app[METRICS].validators_live.set({}, live)
+    app[METRICS].validators_busy.set({}, busy)
+    worker = f"{socket.gethostname()}-{os.getpid()}"
+    beat = WorkerBeat(worker=worker, mode=app[STATE]["mode"], validators=live, busy=busy)
+    await announce(app[DB], beat)
+
+
 async def _validators(app: web.Application) -> AsyncIterator[None]:
     # Imported here: an API-only replica never loads the actor runtime.
     from luna.actors import validator_pool
@@ -193,6 +211,12 @@ async def _chores(app: web.Application) -> AsyncIterator[None]:
                 )
             ),
         ]
+        if POOL in app:
+            tasks.append(
+                group.create_task(
+                    every(constants.WORKER_BEAT_INTERVAL_S, lambda: _beat(app), name="worker beat")
+                )
+            )
         app[STATE]["ready"] = True
         yield
         app[STATE]["ready"] = False
@@ -236,6 +260,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     if mode == "serve":
         app.cleanup_ctx.append(_limiter)
         app.cleanup_ctx.append(_events)
+        app.cleanup_ctx.append(_roster)
     if settings.luna_validators > 0 or mode == "worker":
         app.cleanup_ctx.append(_validators)
     app.cleanup_ctx.append(_chores)

@@ -13,6 +13,7 @@ from luna.queue.base import JobQueue
 from luna.ratelimit import RateLimiter
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
+from luna.workers import WorkerRoster
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -23,3 +24,4 @@ QUEUE = web.AppKey("queue", JobQueue)
 STATE = web.AppKey("state", dict[str, Any])
 LIMITER = web.AppKey("limiter", RateLimiter)
 EVENTS = web.AppKey("events", JobEvents)
+ROSTER = web.AppKey("worker_roster", WorkerRoster)

@@ -353,6 +353,24 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/api/v1/admin/overview",
+        "The organisers' view: queue, live validators, each team's quota use",
+        tag="organisers",
+        answers={200: Answer("The service at a glance", schemas.Overview)},
+        problems=(*AUTHENTICATED, 403),
+        description="Organisers only. `workers` lists the processes heard from in the last "
+        "few seconds and the validators each runs.",
+    ),
+    Operation(
+        "GET",
+        "/api/v1/ruleset",
+        "The dataset rules as data (vocabulary, columns, rule ids)",
+        tag="validation",
+        answers={200: Answer("The ruleset validators apply", schemas.Ruleset)},
+        problems=AUTHENTICATED,
+    ),
+    Operation(
+        "GET",
         "/health",
         "Every backend's health",
         tag="probes",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from luna.http.handlers import (
+    admin,
     auth,
     datasets,
     docs,
     events,
     parts,
     probes,
+    ruleset,
     upload_urls,
     uploads,
     validation,
@@ -35,6 +37,8 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/upload/parts", parts.request_part_urls)
     app.router.add_get("/api/v1/upload/parts", parts.list_uploaded_parts)
     app.router.add_post("/api/v1/upload/urls", upload_urls.fresh_upload_urls)
+    app.router.add_get("/api/v1/admin/overview", admin.overview)
+    app.router.add_get("/api/v1/ruleset", ruleset.describe_ruleset)
 
 
 def add_docs_routes(app: web.Application) -> None:

@@ -204,3 +204,56 @@ class Health(Body):
 
 class Probe(Body):
     status: str
+
+
+class QueueState(Body):
+    length: int
+    oldest_job_age_s: float
+
+
+class WorkerState(Body):
+    worker: str = Field(description="host-pid of the process")
+    mode: Literal["serve", "worker"]
+    validators: int
+    busy: int
+    seen_s_ago: float
+
+
+class TeamUsage(Body):
+    team_id: int
+    team: str
+    datasets: int
+    datasets_today: int
+    datasets_per_day: int
+    datasets_reset_at: str = Field(json_schema_extra={"format": "date-time"})
+    bytes_stored: int
+    bytes_stored_limit: int
+
+
+class Overview(Body):
+    queue: QueueState
+    workers: list[WorkerState]
+    teams: list[TeamUsage]
+
+
+class RuleSeverity(Body):
+    rule: str
+    severity: Severity
+
+
+class Ruleset(Body):
+    ruleset: str
+    manifest: str
+    required_columns: list[str]
+    optional_columns: list[str]
+    labels: list[str]
+    no_finding: str
+    label_separator: str
+    splits: list[str]
+    views: list[str]
+    patient_id_pattern: str
+    patient_id_max_chars: int
+    image_extensions: list[str]
+    min_side_px: int
+    max_side_px: int
+    rules: list[RuleSeverity]

@@ -82,6 +82,7 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_violation(
         "--report-junit-path",
         str(report),
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=tmp_path,  # its cache folder goes there, not into the repo
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -1,0 +1,109 @@
+"""Which luna processes are alive and how many validators each runs, for the organisers.
+
+Every process with validators announces itself on a PostgreSQL channel every few seconds
+(`announce`); each API process listens (`worker_roster`) and keeps the latest beat of each,
+forgetting a process that has been silent for three beats. No table: a process that dies
+simply stops beating.
+
+    async with worker_roster(database_url) as roster:
+        roster.live()     # [WorkerBeat(worker="host-123", validators=2, busy=1, ...)]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+
+import asyncpg
+import orjson
+
+from luna import constants
+from luna.db import queries
+from luna.tasks import being_cancelled
+
+log = logging.getLogger("luna.workers")
+
+_RECONNECT_DELAY_S = 1.0
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    worker: str  # host-pid
+    mode: str  # "serve" or "worker"
+    validators: int  # validator actors running
+    busy: int  # of which validating a job now
+    seen_at: float = 0.0  # time.monotonic() of the listener when it arrived
+
+    def as_dict(self, *, now: float) -> dict[str, object]:
+        body = asdict(self)
+        del body["seen_at"]
+        body["seen_s_ago"] = round(max(0.0, now - self.seen_at), 1)
+        return body
+
+
+async def announce(db: asyncpg.Pool, beat: WorkerBeat) -> None:
+    payload = {k: v for k, v in asdict(beat).items() if k != "seen_at"}
+    await queries.notify_worker_beat(db, orjson.dumps(payload).decode())
+
+
+class WorkerRoster:
+    def __init__(self) -> None:
+        self._beats: dict[str, WorkerBeat] = {}
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            body = orjson.loads(payload)
+            beat = WorkerBeat(
+                worker=str(body["worker"]),
+                mode=str(body["mode"]),
+                validators=int(body["validators"]),
+                busy=int(body["busy"]),
+                seen_at=time.monotonic(),
+            )
+        except (ValueError, KeyError, TypeError):
+            return
+        self._beats[beat.worker] = beat
+
+    def live(self) -> list[WorkerBeat]:
+        """The processes heard from within three beats, by name."""
+        horizon = time.monotonic() - 3 * constants.WORKER_BEAT_INTERVAL_S
+        self._beats = {k: b for k, b in self._beats.items() if b.seen_at >= horizon}
+        return sorted(self._beats.values(), key=lambda b: b.worker)
+
+    async def listen(self, database_url: str) -> None:
+        """Hold a LISTEN connection forever, reconnecting after failures."""
+        while True:
+            try:
+                conn = await asyncpg.connect(database_url)
+            except (OSError, asyncpg.PostgresError) as exc:
+                if being_cancelled():
+                    raise asyncio.CancelledError from exc
+                log.warning("worker roster cannot connect: %r", exc)
+                await asyncio.sleep(_RECONNECT_DELAY_S)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+            try:
+                await conn.add_listener(queries.WORKER_BEATS_CHANNEL, self._on_notify)
+                await lost.wait()
+                log.warning("worker roster lost its connection; reconnecting")
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+            await asyncio.sleep(_RECONNECT_DELAY_S)
+
+
+@asynccontextmanager
+async def worker_roster(database_url: str) -> AsyncIterator[WorkerRoster]:
+    roster = WorkerRoster()
+    async with asyncio.TaskGroup() as group:
+        listener = group.create_task(roster.listen(database_url))
+        try:
+            yield roster
+        finally:
+            listener.cancel()

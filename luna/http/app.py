@@ -31,7 +31,7 @@ from luna.errors import Unauthorized
 from luna.events import job_events
 from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, ROSTER, SETTINGS, STATE, STORE
 from luna.http.local_store import add_local_store_routes
-from luna.http.middlewares import cors, observe, problems
+from luna.http.middlewares import cors, observe, problems, routed
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -64,6 +64,8 @@ PUBLIC_PATHS = (
     r"/readiness$",
     r"/liveness$",
     r"/metrics$",
+    r"/api/v1/health$",
+    r"/api/v1/metrics$",
     r"/store/",
     r"/api/v1/openapi\.json$",
     r"/docs(/|$)",
@@ -231,6 +233,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     if settings.cors_origins:
         middlewares.append(cors(settings.cors_origins))
     middlewares.append(problems)
+    middlewares.append(routed)
     if mode == "worker" and not (settings.database_url and settings.amqp_url):
         raise ConfigurationError(
             "`luna worker` shares work over RabbitMQ and PostgreSQL: set AMQP_URL and DATABASE_URL"

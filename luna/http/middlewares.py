@@ -48,7 +48,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             labels = {"method": request.method, "route": route}
             metrics.http_requests.inc({**labels, "status": str(status)})
             metrics.http_duration.observe(labels, elapsed_s)
-            if route not in ("/liveness", "/readiness", "/metrics"):
+            if route not in ("/liveness", "/readiness", "/metrics", "/api/v1/metrics"):
                 log.info(
                     "%s %s %s",
                     request.method,
@@ -75,7 +75,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             detail = f"the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
         if exc.status == 404 and request.match_info.route.resource is None:
             detail = f"no route {request.method} {request.path}"
-        return problem_response(exc.status, exc.reason, str(detail))
+        headers = {}
+        if exc.status == 405:
+            allowed = exc.headers.get("Allow", "")
+            detail = f"{request.method} is not allowed on {request.path}; use {allowed}"
+            headers["Allow"] = allowed
+        return problem_response(exc.status, exc.reason, str(detail), headers=headers)
     except BackendUnavailable as exc:
         log.warning("backend unavailable: %s", exc)
         return _unavailable(exc.backend)
@@ -92,6 +97,16 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return problem_response(
             500, "Internal Server Error", "luna failed unexpectedly; the organisers have the log"
         )
+
+
+@web.middleware
+async def routed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer a path luna does not serve (404) or a method it does not allow (405) before
+    asking for a token: a wrong URL must not read as a wrong password."""
+    error = request.match_info.http_exception
+    if error is not None:
+        raise error
+    return await handler(request)
 
 
 def _unavailable(backend: str) -> web.Response:

@@ -19,7 +19,8 @@ from luna.constants import MAX_FILENAME_BYTES
 
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL and C1 (U+0080-U+009F): none belongs in a file name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def filename_problem(name: str) -> str | None:

@@ -62,9 +62,15 @@ def caller(request: web.Request) -> Principal:
         raise Unauthorized("the token does not carry a luna identity; log in again") from None
 
 
+def is_decimal(raw: str) -> bool:
+    """True for ASCII digits only: `str.isdigit()` also accepts '²' and '٣', which int() refuses
+    or reads as another number."""
+    return raw.isascii() and raw.isdigit()
+
+
 def path_id(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_decimal(raw) or len(raw) > 18:
         raise BadRequest(f"{name} must be a positive integer, not {raw!r}")
     return int(raw)
 
@@ -73,15 +79,16 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not is_decimal(raw) or len(raw) > 18 or not low <= int(raw) <= high:
         raise BadRequest(f"query parameter {name} must be an integer from {low} to {high}")
     return int(raw)
 
 
-def query_cursor(request: web.Request) -> int | None:
+def query_cursor(request: web.Request, *, high: int = 2**63 - 1) -> int | None:
+    """The `cursor` query parameter; `high` is the largest value its column holds."""
     raw = request.query.get("cursor")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_decimal(raw) or len(raw) > 18 or int(raw) > high:
         raise BadRequest("cursor must be the next_cursor value of a previous page")
     return int(raw)

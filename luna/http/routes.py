@@ -24,6 +24,9 @@ def add_probe_routes(app: web.Application) -> None:
     app.router.add_get("/readiness", probes.readiness)
     app.router.add_get("/liveness", probes.liveness)
     app.router.add_get("/metrics", probes.metrics)
+    # The original LUNA2025 service's paths for the same two.
+    app.router.add_get("/api/v1/health", probes.health)
+    app.router.add_get("/api/v1/metrics", probes.metrics)
 
 
 def add_api_routes(app: web.Application) -> None:

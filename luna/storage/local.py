@@ -43,8 +43,10 @@ _T = TypeVar("_T")
 # Incoming bytes are gathered to this size before one write in a worker thread: large enough
 # that thread hops are rare, small enough that an upload holds little memory.
 WRITE_BUFFER_BYTES: Final = 1024 * 1024
-# Temp files live beside their object (a rename never crosses filesystems); this suffix and a
-# leading dot keep them apart from objects, and lets a cleanup find leftovers of a crash.
+# Temp files live in one folder under the root (a rename never crosses filesystems), named by a
+# random token alone: any object name, however long or whatever its ending, gets a temp file
+# whose name fits the filesystem. The suffix lets a cleanup find leftovers of a crash.
+TEMP_DIR: Final = ".luna-tmp"
 TEMP_SUFFIX: Final = ".luna-partial"
 # Multipart uploads live in this folder under the root; no object key may start with it.
 MULTIPART_DIR: Final = ".luna-multipart"
@@ -60,12 +62,12 @@ def _check_key(key: str) -> None:
     """Refuse keys that could leave the store's directory or make the signed text ambiguous."""
     if not key or key.startswith("/") or "\\" in key:
         raise ValueError(f"bad object key {key!r}")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in key):
         raise ValueError(f"bad object key {key!r}")
     parts = key.split("/")
-    if any(part in ("", ".", "..") or part.endswith(TEMP_SUFFIX) for part in parts):
+    if any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"bad object key {key!r}")
-    if parts[0] == MULTIPART_DIR:
+    if parts[0] in (MULTIPART_DIR, TEMP_DIR):
         raise ValueError(f"bad object key {key!r}")
 
 
@@ -90,11 +92,11 @@ def part_signature(
 class _TempFile:
     """A file written beside its destination and renamed over it only when complete."""
 
-    def __init__(self, destination: Path) -> None:
+    def __init__(self, destination: Path, *, temp_dir: Path) -> None:
         self.destination = destination
         destination.parent.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_hex(8)
-        self.path = destination.with_name(f".{destination.name}.{token}{TEMP_SUFFIX}")
+        temp_dir.mkdir(exist_ok=True)
+        self.path = temp_dir / f"{secrets.token_hex(8)}{TEMP_SUFFIX}"
         self._file: BinaryIO | None = open(self.path, "xb")
 
     def write(self, data: bytes) -> None:
@@ -148,6 +150,9 @@ class LocalObjectStore:
         if not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"bad object key {key!r}")
         return path
+
+    def _temp_file(self, destination: Path) -> _TempFile:
+        return _TempFile(destination, temp_dir=self.root / TEMP_DIR)
 
     async def ensure_bucket(self) -> None:
         try:
@@ -226,7 +231,7 @@ class LocalObjectStore:
         `BackendUnavailable`.
         """
         destination = self.path_of(key)
-        temp = await self._run(f"write {key}", partial(_TempFile, destination))
+        temp = await self._run(f"write {key}", partial(self._temp_file, destination))
         try:
             await self._fill(f"write {key}", temp.write, chunks, size_bytes=size_bytes)
             await self._run(f"write {key}", temp.commit)
@@ -339,7 +344,7 @@ class LocalObjectStore:
 
         def create() -> None:
             folder.mkdir(parents=True)
-            temp = _TempFile(folder / _UPLOAD_META)
+            temp = self._temp_file(folder / _UPLOAD_META)
             try:
                 temp.write(meta)
                 temp.commit()
@@ -422,7 +427,7 @@ class LocalObjectStore:
         atomically, replacing an earlier copy; `NotFound` when the upload is not open."""
         what = f"write part {part_number} of {key}"
         folder = await self._run(what, partial(self._upload_folder, key, upload_id))
-        temp = await self._run(what, partial(_TempFile, folder / f"{part_number:05d}"))
+        temp = await self._run(what, partial(self._temp_file, folder / f"{part_number:05d}"))
         # S3's etag of a part is its MD5; the same here lets a client check a part either way.
         digest = hashlib.md5(usedforsecurity=False)
 
@@ -452,7 +457,7 @@ class LocalObjectStore:
         what = f"complete multipart upload {key}"
         folder = await self._run(what, partial(self._upload_folder, key, upload_id))
         sources = await self._run(what, partial(_part_files, folder, parts))
-        temp = await self._run(what, partial(_TempFile, self.path_of(key)))
+        temp = await self._run(what, partial(self._temp_file, self.path_of(key)))
         try:
             # One thread hop per part: a cancelled join stops between parts, not at the end.
             for source in sources:

@@ -26,7 +26,7 @@ from luna.db import queries
 from luna.errors import BadRequest, Conflict, NotFound, Unprocessable
 from luna.http.keys import DB, SETTINGS, STORE
 from luna.http.models import MAX_ID, FileDeclaration, Strict
-from luna.http.requests import caller, parse, read_json_object
+from luna.http.requests import caller, is_decimal, parse, read_json_object
 from luna.http.responses import json_response
 from luna.observability import log_context
 from luna.settings import Settings
@@ -273,7 +273,7 @@ async def request_part_urls(request: web.Request) -> web.Response:
 
 def _query_id(request: web.Request, name: str) -> int:
     raw = request.query.get(name, "")
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+    if not is_decimal(raw) or len(raw) > 18 or int(raw) < 1:
         raise BadRequest(f"query parameter {name} must be a positive integer")
     return int(raw)
 

@@ -94,7 +94,8 @@ async def validation_findings(request: web.Request) -> web.Response:
         low=1,
         high=constants.FINDINGS_PAGE_MAX,
     )
-    after = query_cursor(request) or 0
+    # Findings are numbered in an int4 column.
+    after = query_cursor(request, high=2**31 - 1) or 0
     rows, total = await queries.fetch_findings_page(
         request.app[DB], dataset_id, rule=rule, severity=severity, after_seq=after, limit=limit
     )

@@ -409,6 +409,29 @@ OPERATIONS: tuple[Operation, ...] = (
         },
     ),
     Operation(
+        "GET",
+        "/api/v1/health",
+        "Every backend's health (the original LUNA2025 path of /health)",
+        tag="probes",
+        public=True,
+        answers={
+            200: Answer("All backends answer", schemas.Health),
+            503: Answer("A backend does not answer; its entry says why", schemas.Health),
+        },
+    ),
+    Operation(
+        "GET",
+        "/api/v1/metrics",
+        "Prometheus metrics (the original LUNA2025 path of /metrics)",
+        tag="probes",
+        public=True,
+        answers={
+            200: Answer(
+                "Prometheus text format", media_type="text/plain", schema={"type": "string"}
+            )
+        },
+    ),
+    Operation(
         "PUT",
         "/store/{key}",
         "Upload a file (or one part) to the embedded store",

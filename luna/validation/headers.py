@@ -45,8 +45,8 @@ _JPEG_MAX_SEGMENTS: Final = 4096
 
 
 def sniff_format(head: bytes) -> ImageFormat | None:
-    if head.startswith(PNG_SIGNATURE):
-        return "png"
+    if head.startswith(PNG_SIGNATURE) or (len(head) > 1 and PNG_SIGNATURE.startswith(head)):
+        return "png"  # a file cut inside the signature is a truncated PNG, not another type
     if head.startswith(JPEG_SOI):
         return "jpeg"
     if head[DICOM_MAGIC_OFFSET:SNIFF_BYTES] == DICOM_MAGIC:

@@ -1,10 +1,12 @@
 """One file's streaming inspection: hash, size, sniffing and decoding as the bytes arrive.
 
 The bytes come once, in order. The SHA-256 and size are computed on the way; the format is
-sniffed from the first bytes, never the name; an image is spooled (in memory while small,
-then to a temporary file) so it can be decoded completely at `finish`, after its header
-passed the size limits. A PNG whose header already breaks a limit, or a file whose bytes are
-not what its name says, is only hashed from then on: it is never held nor decoded.
+sniffed from the first bytes, never the name. A PNG's chunks and image data are checked as
+they stream (`png_stream`); it is spooled only when its colour check needs decoded pixels
+that fit the memory budget. A JPEG or DICOM is spooled (in memory while small, then to a
+temporary file) so it can be decoded completely at `finish`, after its header passed the
+size limits. A PNG whose header already breaks a limit, or a file whose bytes are not what
+its name says, is only hashed from then on: it is never held nor decoded.
 
     inspector = FileInspector(declared)
     for chunk in chunks: inspector.feed(chunk)   # from a worker thread: decoding is CPU work
@@ -21,13 +23,25 @@ from typing import IO, Final
 from luna.validation import headers
 from luna.validation.dicom_file import decode_dicom_pixels, read_dicom_header
 from luna.validation.files import expected_format, kind_of
-from luna.validation.raster import DecodeError, decode_raster
+from luna.validation.png_stream import PngDamaged, PngStream
+from luna.validation.raster import (
+    DecodeError,
+    RasterFacts,
+    decode_jpeg,
+    png_needs_pixels,
+    png_pixel_facts,
+)
 from luna.validation.report import DeclaredFile, FileReport, Finding
 from luna.validation.rules import dicom as dicom_rules
 from luna.validation.rules import image as image_rules
 from luna.validation.rules import manifest as manifest_rules
 from luna.validation.rules import upload as upload_rules
-from luna.validation.ruleset import MANIFEST_MAX_BYTES, MAX_SIDE_PX, ImageFormat, Rule
+from luna.validation.ruleset import (
+    MANIFEST_MAX_BYTES,
+    MAX_SIDE_PX,
+    ImageFormat,
+    Rule,
+)
 
 # Typical X-rays (2-30 MB) are decoded from memory; only larger files touch the disk.
 SPOOL_IN_MEMORY_BYTES: Final = 32 * 1024 * 1024
@@ -57,6 +71,7 @@ class FileInspector:
         self._head_judged = False
         self._sniffed: ImageFormat | None = None
         self._header_size: tuple[int, int] | None = None
+        self._png: PngStream | None = None
         self._finished = False
         self._sink: IO[bytes] | None
         if self._kind == "image":
@@ -77,6 +92,10 @@ class FileInspector:
             self._head += chunk[: headers.SNIFF_BYTES - len(self._head)]
             if len(self._head) >= headers.SNIFF_BYTES:
                 self._judge_head()
+                if self._png is not None:  # it starts with the head, then the rest of chunk
+                    self._png.feed(chunk[len(chunk) - (self._size_bytes - len(self._head)) :])
+        elif self._png is not None:
+            self._png.feed(chunk)
         if self._sink is not None:
             if self._kind == "manifest" and self._size_bytes > self._manifest_max_bytes:
                 self._drop_sink()  # over the cap: reported at finish, never held
@@ -89,7 +108,7 @@ class FileInspector:
         self._finished = True
         try:
             if not self._head_judged:
-                self._judge_head()
+                self._judge_head()  # a file shorter than the head: the PNG walk had it all
             report = FileReport(
                 filename=self.declared.filename,
                 present=True,
@@ -137,6 +156,12 @@ class FileInspector:
             self._header_size = headers.png_size(head)
             if self._header_size and max(self._header_size) > MAX_SIDE_PX:
                 self._drop_sink()  # a bomb is refused from its header: never stored, never decoded
+                return
+            self._png = PngStream()
+            self._png.feed(head)
+            header = self._png.header
+            if header is None or not png_needs_pixels(header):
+                self._drop_sink()  # checked as it streams; no decoded pixels needed
 
     def _drop_sink(self) -> None:
         if self._sink is not None:
@@ -187,10 +212,10 @@ class FileInspector:
             ]
         report.width, report.height = size
         findings = image_rules.check_dimensions(name, width=size[0], height=size[1])
-        if _refused(findings) or self._sink is None:
+        if _refused(findings):
             return findings
         try:
-            facts = decode_raster(self._sink, self._sniffed)
+            facts = self._decode_raster()
         except DecodeError as exc:
             bad = (
                 image_rules.too_large_bomb(name, exc.reason)
@@ -199,6 +224,18 @@ class FileInspector:
             )
             return [*findings, bad]
         return findings + image_rules.check_decoded(name, facts)
+
+    def _decode_raster(self) -> RasterFacts:
+        if self._png is not None:
+            try:
+                png = self._png.finish()
+            except PngDamaged as exc:
+                raise DecodeError(exc.reason) from exc
+            pixels = self._sink if png_needs_pixels(png) else None
+            return png_pixel_facts(pixels, png)
+        assert self._sink is not None
+        with _bytes_of(self._sink) as data:
+            return decode_jpeg(data)
 
     def _inspect_dicom(self, report: FileReport) -> list[Finding]:
         name = report.filename
@@ -228,6 +265,16 @@ class FileInspector:
         except DecodeError as exc:
             findings.append(image_rules.corrupt(name, exc.reason))
         return findings
+
+
+def _bytes_of(spool: IO[bytes]) -> memoryview:
+    """The spooled bytes, without a copy while they are in memory; release the view (`with`)
+    before the spool is closed."""
+    rolled = getattr(spool, "_file", spool)  # a SpooledTemporaryFile's buffer or its file
+    if isinstance(rolled, io.BytesIO):
+        return rolled.getbuffer()
+    spool.seek(0)
+    return memoryview(spool.read())
 
 
 def _refused(findings: list[Finding]) -> bool:

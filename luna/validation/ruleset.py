@@ -106,6 +106,10 @@ MAX_SIDE_PX: Final = 8192
 # A multi-frame DICOM may not hold more pixels in all than one maximal image: the same
 # memory bound as a single 8192 x 8192 frame.
 MAX_TOTAL_PIXELS: Final = MAX_SIDE_PX * MAX_SIDE_PX
+# The most memory one file's decoded pixels may take. Grayscale PNGs are never decoded (their
+# integrity is checked streaming); a larger RGB or palette PNG has its colour judged from its
+# type, a larger JPEG is decoded scaled down. 64 MiB holds a 4096 x 4096 RGB picture.
+DECODE_BUDGET_BYTES: Final = 64 * 1024 * 1024
 # JPEG decoding rounds chroma: channels of a grey picture stored as RGB may differ by 1 or 2.
 GRAY_CHANNEL_TOLERANCE: Final = 2
 

@@ -76,13 +76,25 @@ def test_a_bomb_is_refused_from_its_header_and_never_held() -> None:
     assert (report.width, report.height) == (50_000, 50_000)
 
 
-def test_a_valid_image_is_held_until_finish_then_released() -> None:
-    data = png(seed=5)
-    inspector = FileInspector(declared_for("a.png", data))
+@pytest.mark.parametrize(
+    ("filename", "data"), [("a.jpg", jpeg(seed=5)), ("b.png", png(seed=5, colour=True))]
+)
+def test_a_valid_image_is_held_until_finish_then_released(filename: str, data: bytes) -> None:
+    inspector = FileInspector(declared_for(filename, data))
     inspector.feed(data)
     assert inspector.held_bytes == len(data)
     inspector.finish()
     assert inspector.held_bytes == 0
+
+
+def test_a_grayscale_png_is_checked_as_it_streams_and_never_held() -> None:
+    data = png(seed=5, bits=16)
+    inspector = FileInspector(declared_for("a.png", data))
+    for start in range(0, len(data), 1000):
+        inspector.feed(data[start : start + 1000])
+    assert inspector.held_bytes == 0
+    report = inspector.finish()
+    assert report.findings == [] and (report.width, report.height) == (288, 320)
 
 
 def test_a_mismatched_file_is_only_hashed() -> None:

@@ -92,7 +92,7 @@ def test_decoding_a_complete_image() -> None:
     assert (facts.width, facts.height, facts.mode, facts.colour, facts.identifying) == (
         300,
         280,
-        "I;16",
+        "grayscale, 16-bit",
         False,
         [],
     )
@@ -152,3 +152,50 @@ def test_decoded_checks_give_warnings() -> None:
         ("image.not_grayscale", "warning"),
         ("image.metadata", "warning"),
     ]
+
+
+def _taller_frame(data: bytes, extra_rows: int) -> bytes:
+    (height,) = np.frombuffer(data[data.index(b"\xff\xc0") + 5 :][:2], dtype=">u2")
+    at = data.index(b"\xff\xc0") + 5
+    return data[:at] + int(height + extra_rows).to_bytes(2, "big") + data[at + 2 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda d: _taller_frame(d, 64), "compressed picture data ends early"),
+        (lambda d: d[: len(d) // 2] + b"\xff\xd9", "compressed picture data ends early"),
+    ],
+)
+def test_libjpeg_warnings_on_corrupt_data_refuse_a_jpeg(damage, words: str) -> None:  # type: ignore[no-untyped-def]
+    """Pillow decodes these without complaint (black or grey rows); djpeg warns; luna refuses."""
+    data = damage(jpeg(300, 300, seed=8))
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()  # what the old decoder accepted
+    with pytest.raises(DecodeError) as caught:
+        decode_raster(io.BytesIO(data), "jpeg")
+    assert words in caught.value.reason
+
+
+def test_a_jpeg_over_the_memory_budget_is_decoded_scaled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import luna.validation.raster as raster
+
+    data = jpeg(640, 512, seed=9, colour=True)
+    monkeypatch.setattr(raster, "DECODE_BUDGET_BYTES", 640 * 512)  # a third of the full RGB
+    facts = decode_raster(io.BytesIO(data), "jpeg")
+    assert (facts.width, facts.height, facts.colour) == (640, 512, True)
+    with pytest.raises(DecodeError):
+        decode_raster(io.BytesIO(data[: len(data) * 3 // 4]), "jpeg")
+
+
+def test_a_colour_png_over_the_memory_budget_is_judged_by_its_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import luna.validation.raster as raster
+
+    monkeypatch.setattr(raster, "DECODE_BUDGET_BYTES", 1000)
+    facts = decode_raster(io.BytesIO(png(300, 300, colour=True)), "png")
+    assert facts.colour and facts.colour_from_type
+    (finding,) = check_decoded("big.png", facts)
+    assert "too large to compare its channels" in finding.message
+    assert finding.severity == "warning"

@@ -138,14 +138,17 @@ def check_decoded(filename: str, facts: RasterFacts) -> list[Finding]:
     """image.not_grayscale and image.metadata, from the decoded picture."""
     findings: list[Finding] = []
     if facts.colour:
+        seen = (
+            f"the image is stored as {facts.mode}, too large to compare its channels pixel by "
+            "pixel within the memory budget"
+            if facts.colour_from_type
+            else f"the image has colour ({facts.mode}, channels differ)"
+        )
         findings.append(
             Finding.of(
                 Rule.IMAGE_NOT_GRAYSCALE,
                 file=filename,
-                message=(
-                    f"the image has colour (mode {facts.mode}, channels differ); X-rays are "
-                    "grayscale: export it as 8 or 16-bit grayscale"
-                ),
+                message=f"{seen}; X-rays are grayscale: export it as 8 or 16-bit grayscale",
             )
         )
     if facts.identifying:

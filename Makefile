@@ -46,3 +46,4 @@ bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/liveness.py
+	$(BIN)/python bench/conformance.py

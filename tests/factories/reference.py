@@ -89,7 +89,7 @@ def judge(fmt: str, cases: Iterable[Case], workdir: Path) -> list[Verdicts]:
 def allowed_disagreements(fmt: str) -> dict[str, str]:
     """kind -> reason: the damage kinds where luna knowingly differs from the deciding tool."""
     listed = tomllib.loads(ALLOW_LIST.read_text())
-    return {entry["kind"]: entry["reason"] for entry in listed.get(fmt, [])}
+    return {entry["kind"]: " ".join(entry["reason"].split()) for entry in listed.get(fmt, [])}
 
 
 def disagreements(fmt: str, rows: Sequence[Verdicts]) -> list[Verdicts]:

@@ -47,6 +47,9 @@ RUN groupadd --system --gid ${LUNA_UID} luna \
       --shell /usr/sbin/nologin luna
 
 COPY --from=builder /opt/venv /opt/venv
+# Every compressed DICOM transfer syntax luna accepts must decode in the image: fail the build
+# when one of pylibjpeg's decoder plugins did not install for this platform.
+RUN ["/opt/venv/bin/python", "-c", "from luna.validation.dicom_syntax import require_decoders; require_decoders()"]
 WORKDIR /app
 COPY sql ./sql
 

@@ -21,7 +21,9 @@ import tempfile
 from typing import IO, Final
 
 from luna.validation import headers
-from luna.validation.dicom_file import decode_dicom_pixels, read_dicom_header
+from luna.validation.dicom_file import read_dicom_header
+from luna.validation.dicom_pixels import decode_dicom_pixels
+from luna.validation.dicom_syntax import UnsupportedSyntax
 from luna.validation.files import expected_format, kind_of
 from luna.validation.png_stream import PngDamaged, PngStream
 from luna.validation.raster import (
@@ -262,6 +264,8 @@ class FileInspector:
             return findings
         try:
             decode_dicom_pixels(header)
+        except UnsupportedSyntax as exc:
+            findings.append(dicom_rules.unsupported_syntax(name, exc.reason))
         except DecodeError as exc:
             findings.append(image_rules.corrupt(name, exc.reason))
         return findings

@@ -43,6 +43,7 @@ class Rule(StrEnum):
     DICOM_PHI = "dicom.phi"
     DICOM_BURNED_IN = "dicom.burned_in"
     DICOM_NO_PIXELS = "dicom.no_pixels"
+    DICOM_UNSUPPORTED_SYNTAX = "dicom.unsupported_syntax"
     DATASET_EMPTY = "dataset.empty"
     DATASET_DUPLICATE_IMAGE = "dataset.duplicate_image"
     DATASET_PATIENT_LEAKAGE = "dataset.patient_leakage"

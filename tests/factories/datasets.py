@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from pydicom.uid import MPEG2MPML
+
 from luna.validation import SEVERITY, DeclaredFile
 
-from .dicom import dicom
+from .dicom import dicom, encoded_as
 from .images import (
     gif,
     jpeg,
@@ -724,6 +726,12 @@ def _dicom() -> list[DatasetSpec]:
             dicom(seed=3, pixels=False),
             "a DICOM header without pixel data",
             {"dicom.no_pixels"},
+        ),
+        swap(
+            "dicom.unsupported_syntax",
+            encoded_as(MPEG2MPML, dicom(seed=3)),
+            "pixel data encoded as MPEG-2 video",
+            {"dicom.unsupported_syntax"},
         ),
     ]
 

@@ -5,6 +5,8 @@ dicom(seed=4, modality="CR", photometric="MONOCHROME1")
 dicom(seed=5, patient_id="LUNA-0001")                    # the manifest's pseudonym
 dicom(seed=6, phi={"PatientName": "Doe^John"})
 dicom(seed=7, pixels=False)                              # header only
+dicom(seed=8, transfer_syntax=JPEG2000Lossless)          # compressed by pydicom's encoders
+encoded_as(MPEG2MPML, dicom(seed=9))                     # claims a syntax, frames as given
 """
 
 from __future__ import annotations
@@ -12,8 +14,16 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.encaps import encapsulate
+from pydicom.uid import (
+    JPEG2000,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    RLELossless,
+    generate_uid,
+)
 
 from .images import HEIGHT, WIDTH, chest_pixels, colour_pixels
 
@@ -40,9 +50,11 @@ def dicom(
     rows: int | None = None,
     columns: int | None = None,
     preamble: bool = True,
+    transfer_syntax: str | None = None,
 ) -> bytes:
     """A DICOM Part 10 file. `rows`/`columns` override what the header claims (the pixel data
-    keeps `height` x `width`); `preamble=False` writes a bare data set without 'DICM'."""
+    keeps `height` x `width`); `preamble=False` writes a bare data set without 'DICM';
+    `transfer_syntax` compresses the pixels (RLE Lossless, JPEG 2000) or deflates the file."""
     ds = _dataset(seed=seed, modality=modality, patient_id=patient_id, burned_in=burned_in)
     for keyword, value in (phi or {}).items():
         setattr(ds, keyword, value)
@@ -52,12 +64,31 @@ def dicom(
             ds.Rows = rows
         if columns is not None:
             ds.Columns = columns
+    if transfer_syntax in (RLELossless, JPEG2000Lossless, JPEG2000):
+        ds.compress(
+            transfer_syntax,
+            encoding_plugin="pydicom" if transfer_syntax == RLELossless else "pylibjpeg",
+        )
+    elif transfer_syntax is not None:
+        ds.file_meta.TransferSyntaxUID = transfer_syntax
     buffer = io.BytesIO()
     if preamble:
         ds.preamble = b"\x00" * 128
         ds.save_as(buffer, enforce_file_format=True)
     else:
         ds.save_as(buffer, implicit_vr=False, little_endian=True)
+    return buffer.getvalue()
+
+
+def encoded_as(transfer_syntax: str, data: bytes, frames: list[bytes] | None = None) -> bytes:
+    """`data` (a DICOM file) relabelled with `transfer_syntax`, its pixels the given
+    encapsulated frames (by default one frame of zeros): for syntaxes nothing here encodes."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.PixelData = encapsulate(frames or [bytes(64)])
+    ds["PixelData"].VR = "OB"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 

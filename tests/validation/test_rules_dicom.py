@@ -7,10 +7,19 @@ import io
 import pydicom
 import pytest
 from factories import dicom
-from pydicom.uid import JPEGLosslessSV1
+from pydicom.data import get_testdata_file
+from pydicom.uid import MPEG2MPML, ExplicitVRLittleEndian
 
-from luna.validation.dicom_file import DecodeError, decode_dicom_pixels, read_dicom_header
+from luna.validation.dicom_file import read_dicom_header
+from luna.validation.dicom_pixels import decode_dicom_pixels
+from luna.validation.dicom_syntax import (
+    COMPRESSED,
+    UnsupportedSyntax,
+    decoder_for,
+    missing_decoders,
+)
 from luna.validation.manifest_csv import ManifestRow
+from luna.validation.raster import DecodeError
 from luna.validation.rules.dicom import check_header, check_patient_id
 
 
@@ -77,12 +86,72 @@ def test_pixel_data_shorter_than_the_header_says() -> None:
 
 
 def test_a_transfer_syntax_without_decoder_is_named() -> None:
-    ds = pydicom.dcmread(io.BytesIO(dicom()))
-    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
     header = header_of(dicom())
-    header.transfer_syntax = JPEGLosslessSV1
-    with pytest.raises(DecodeError, match="cannot decode"):
+    header.transfer_syntax = MPEG2MPML
+    with pytest.raises(UnsupportedSyntax, match=r"MPEG2 Main Profile / Main Level \(1\.2\.840"):
         decode_dicom_pixels(header)
+
+
+def test_a_private_transfer_syntax_is_named() -> None:
+    header = header_of(dicom())
+    header.transfer_syntax = "1.3.6.1.4.1.9999.1"
+    with pytest.raises(UnsupportedSyntax, match=r"private transfer syntax '1\.3\.6\.1"):
+        decode_dicom_pixels(header)
+
+
+def test_every_compressed_syntax_has_its_one_decoder_installed() -> None:
+    assert missing_decoders() == []
+    assert {decoder_for(syntax) for syntax in COMPRESSED} == {"pylibjpeg"}
+    assert decoder_for(ExplicitVRLittleEndian) == ""
+
+
+def _saved(ds: pydicom.Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _with_pixels(length_bytes: int, **attributes: object) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(dicom(300, 280)))
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = bytes(length_bytes)
+    return _saved(ds)
+
+
+def test_an_odd_pixel_count_is_padded_to_an_even_length() -> None:
+    data = _with_pixels(
+        257 * 257 + 1, Rows=257, Columns=257, BitsAllocated=8, BitsStored=8, HighBit=7
+    )
+    decode_dicom_pixels(header_of(data))
+
+
+def test_trailing_padding_short_of_a_frame_is_accepted() -> None:
+    decode_dicom_pixels(header_of(_with_pixels(300 * 280 * 2 + 128)))
+
+
+def test_a_whole_frame_more_than_the_header_says_is_refused() -> None:
+    with pytest.raises(DecodeError, match="NumberOfFrames, Rows or Columns"):
+        decode_dicom_pixels(header_of(_with_pixels(300 * 280 * 2 * 2)))
+
+
+def test_ybr_full_422_needs_two_samples_a_pixel() -> None:
+    data = _with_pixels(
+        300 * 280 * 2,
+        PhotometricInterpretation="YBR_FULL_422",
+        SamplesPerPixel=3,
+        PlanarConfiguration=0,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+    )
+    decode_dicom_pixels(header_of(data))
+
+
+def test_a_sequential_jpeg_with_a_progressive_scan_range_decodes_as_dcmtk_does() -> None:
+    # pydicom's JPEG-lossy.dcm: 12-bit JPEG Extended whose scan header says Se=0.
+    with open(get_testdata_file("JPEG-lossy.dcm"), "rb") as fp:
+        decode_dicom_pixels(header_of(fp.read()))
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -89,3 +89,8 @@ def check_patient_id(filename: str, *, dicom_patient_id: str, row: ManifestRow) 
             ),
         )
     ]
+
+
+def unsupported_syntax(filename: str, reason: str) -> Finding:
+    """dicom.unsupported_syntax: a well-formed file in an encoding luna does not decode."""
+    return Finding.of(Rule.DICOM_UNSUPPORTED_SYNTAX, file=filename, message=reason)

@@ -69,6 +69,8 @@ PUBLIC_PATHS = (
     r"/store/",
     r"/api/v1/openapi\.json$",
     r"/docs(/|$)",
+    r"/$",
+    r"/console/",
 )
 
 

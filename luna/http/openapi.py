@@ -465,6 +465,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/",
+        "The web console: submit a dataset, follow it, read its report",
+        tag="docs",
+        public=True,
+        answers={200: Answer("An HTML page", media_type="text/html", schema={"type": "string"})},
+    ),
+    Operation(
+        "GET",
         "/docs",
         "Interactive API docs (served offline)",
         tag="docs",

@@ -45,8 +45,10 @@ def add_api_routes(app: web.Application) -> None:
 
 
 def add_docs_routes(app: web.Application) -> None:
-    """The OpenAPI document and the interactive docs; each new route also needs its entry in
+    """The web console, the OpenAPI document and the interactive docs; each new route also needs its entry in
     `luna.http.openapi.OPERATIONS` (tests/http/test_openapi.py checks)."""
+    app.router.add_get("/", docs.console_page)
+    app.router.add_static("/console", docs.STATIC / "console")
     app.router.add_get("/api/v1/openapi.json", docs.openapi_document())
     app.router.add_get("/docs", docs.docs_page)
     app.router.add_static("/docs/static", docs.STATIC / "docs")

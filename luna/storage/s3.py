@@ -72,6 +72,23 @@ def _store_failures(what: str) -> Iterator[None]:
         raise BackendUnavailable("s3", f"{what}: {exc}") from exc
 
 
+def browser_upload_cors(origins: Sequence[str]) -> dict[str, Any]:
+    """The bucket CORS rule that lets a web page (luna's console) PUT files and parts to
+    presigned URLs and read each part's ETag. The URL's signature is the credential, so the
+    origins only narrow which pages may use one (docs/deploy.md shows the rule)."""
+    return {
+        "CORSRules": [
+            {
+                "AllowedOrigins": list(origins) or ["*"],
+                "AllowedMethods": ["PUT"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }
+        ]
+    }
+
+
 class S3ObjectStore:
     """`ObjectStore` over one aiobotocore S3 client and one bucket."""
 
@@ -84,11 +101,13 @@ class S3ObjectStore:
         bucket: str,
         region: str,
         signer: PresignedPutSigner,
+        cors_origins: Sequence[str] = ("*",),
     ) -> None:
         self._client = client
         self._bucket = bucket
         self._region = region
         self._signer = signer
+        self._cors_origins = list(cors_origins)
 
     @property
     def bucket(self) -> str:
@@ -113,6 +132,9 @@ class S3ObjectStore:
                     raise
             # "Already exists" may mean someone else's bucket; make sure it is ours to use.
             await self._client.head_bucket(Bucket=self._bucket)
+            await self._client.put_bucket_cors(
+                Bucket=self._bucket, CORSConfiguration=browser_upload_cors(self._cors_origins)
+            )
 
     async def ping(self) -> None:
         with _store_failures(f"head bucket {self._bucket}"):
@@ -307,5 +329,9 @@ async def s3_store(
         config=config,
     ) as client:
         yield S3ObjectStore(
-            client, bucket=settings.minio_bucket, region=settings.minio_region, signer=signer
+            client,
+            bucket=settings.minio_bucket,
+            region=settings.minio_region,
+            signer=signer,
+            cors_origins=settings.cors_origins or ["*"],
         )

@@ -1,5 +1,6 @@
-"""GET /api/v1/openapi.json (the OpenAPI document) and GET /docs (Swagger UI, served from the
-files the `swagger-ui-py` package ships, so the page works with no internet)."""
+"""The pages luna serves: GET / (the web console, plain files in luna/http/static/console),
+GET /api/v1/openapi.json (the OpenAPI document) and GET /docs (Swagger UI, served from the files
+the `swagger-ui-py` package ships, so the page works with no internet)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,9 @@ def openapi_document() -> Handler:
 
 async def docs_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "docs" / "index.html")
+
+
+async def console_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(
+        STATIC / "console" / "index.html", headers={"Cache-Control": "no-cache"}
+    )

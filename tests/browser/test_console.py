@@ -1,0 +1,180 @@
+"""The web console in a real Chromium: a team member uploads the example dataset by file input
+and sees it ACCEPTED; another team uploads the broken one and reads, filters and downloads its
+findings; the organiser sees both teams and the service; a third team sees neither. The store
+is moto S3 on another port, so every PUT is a cross-origin request the bucket's CORS rule must
+allow; /docs renders with every outside request blocked."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from luna.examples import write_example_dataset
+
+# Bounds a hang, not a speed: the example dataset validates in seconds.
+VERDICT_TIMEOUT_MS = 60_000
+
+
+async def _open(browser: Any, base: str, shots: Path) -> Any:
+    context = await browser.new_context(
+        accept_downloads=True, viewport={"width": 1200, "height": 900}
+    )
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    await page.goto(base + "/")
+    return page
+
+
+async def _log_in(page: Any, account: Any) -> None:
+    await page.fill("#username", account.username)
+    await page.fill("#password", account.password)
+    await page.click("#login-form button[type=submit]")
+    await page.wait_for_selector("#app-view", state="visible")
+
+
+async def _submit(page: Any, folder: Path) -> str:
+    await page.set_input_files("#folder-input", str(folder))
+    await page.wait_for_selector("#preflight p")
+    await page.click("#upload-button")
+    await page.wait_for_function(
+        "document.querySelector('#verdict').textContent.length > 0", timeout=VERDICT_TIMEOUT_MS
+    )
+    return await page.text_content("#verdict")
+
+
+async def _dataset_rows(page: Any) -> list[list[str]]:
+    await page.click("#refresh-datasets")
+    await page.wait_for_timeout(300)
+    rows = await page.query_selector_all("#datasets tbody tr")
+    return [
+        [(await c.text_content()) or "" for c in await r.query_selector_all("td")] for r in rows
+    ]
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return folder
+
+
+async def test_teams_submit_and_read_reports_and_the_organiser_sees_everyone(
+    browser, make_client, add_account, tmp_path: Path, shots: Path
+) -> None:
+    client = await make_client(luna_validators=2)
+    base = str(client.make_url("")).rstrip("/")
+    organiser = await add_account("olga", team="organisers", admin=True)
+    alice = await add_account("alice", team="red")
+    bob = await add_account("bob", team="blue")
+    carol = await add_account("carol", team="green")
+    good = write_example_dataset(tmp_path / "example", images=6).directory
+    broken = write_example_dataset(tmp_path / "broken", images=6, broken=True).directory
+
+    page = await _open(browser, base, shots)
+    await page.screenshot(path=shots / "login.png")
+    await _log_in(page, alice)
+    await page.set_input_files("#folder-input", str(good))
+    preflight = await page.wait_for_selector("#preflight p")
+    assert "no problems found" in (await preflight.text_content() or "")
+    await page.click("#upload-button")
+    await page.wait_for_function(
+        "document.querySelector('#verdict').textContent.length > 0", timeout=VERDICT_TIMEOUT_MS
+    )
+    assert (await page.text_content("#verdict") or "").startswith("ACCEPTED")
+    assert await page.eval_on_selector("#total-progress", "p => p.value") == 1
+    await page.screenshot(path=shots / "accepted.png", full_page=True)
+    assert not page.errors
+
+    page = await _open(browser, base, shots)
+    await _log_in(page, bob)
+    verdict = await _submit(page, broken)
+    assert verdict.startswith("REJECTED"), verdict
+    await page.wait_for_selector("#findings tbody tr")
+    findings = await page.query_selector_all("#findings tbody tr")
+    assert findings
+    # Filter by one rule: every row left is of that rule.
+    rules = await page.eval_on_selector_all("#rule-filter option", "os => os.map(o => o.value)")
+    manifest_rule = next(r for r in rules if r.startswith("manifest."))
+    await page.select_option("#rule-filter", manifest_rule)
+    cells = await page.eval_on_selector_all(
+        "#findings tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert cells and all(c[1] == manifest_rule for c in cells)
+    assert all(c[2] == "manifest.csv" and c[3].isdigit() for c in cells)  # file and row
+    await page.select_option("#severity-filter", "warning")
+    await page.select_option("#rule-filter", "")
+    shown = await page.eval_on_selector_all("#findings tbody tr", "rows => rows.length")
+    total = len(findings)
+    assert shown < total
+    await page.select_option("#severity-filter", "")
+    await page.screenshot(path=shots / "rejected.png", full_page=True)
+    async with page.expect_download() as download_info:
+        await page.click("#download-csv")
+    download = await download_info.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and set(rows[0]) == {"rule", "severity", "file", "row", "message"}
+    async with page.expect_download() as download_info:
+        await page.click("#download-json")
+    report = (await download_info.value).suggested_filename
+    assert report.endswith(".json")
+    assert not page.errors
+
+    page = await _open(browser, base, shots)
+    await _log_in(page, organiser)
+    await page.wait_for_selector("#organiser-view", state="visible")
+    teams = {row[1] for row in await _dataset_rows(page)}
+    assert teams == {"red", "blue"}
+    await page.wait_for_function("document.querySelectorAll('#quotas tbody tr').length >= 4")
+    await page.wait_for_function("document.querySelectorAll('#workers tbody tr td').length >= 5")
+    assert (await page.text_content("#queue-length")) == "0"
+    await page.screenshot(path=shots / "organiser.png", full_page=True)
+
+    page = await _open(browser, base, shots)
+    await _log_in(page, carol)
+    assert await _dataset_rows(page) == []
+    assert await page.is_hidden("#organiser-view")
+
+
+async def test_an_expired_session_says_to_log_in_again(browser, make_client, add_account) -> None:
+    client = await make_client()
+    base = str(client.make_url("")).rstrip("/")
+    alice = await add_account("alice", team="red")
+    page = await _open(browser, base, Path("."))
+    await _log_in(page, alice)
+    # A token the server no longer accepts, as after its expiry.
+    await page.evaluate("state.token = state.token.slice(0, -4) + 'AAAA'")
+    await page.click("#refresh-datasets")
+    await page.wait_for_selector("#login-view", state="visible")
+    assert "expired" in (await page.text_content("#message") or "")
+
+
+async def test_the_docs_render_with_no_internet(browser, make_client, tmp_path: Path) -> None:
+    client = await make_client()
+    base = str(client.make_url("")).rstrip("/")
+    context = await browser.new_context()
+    outside: list[str] = []
+
+    async def only_luna(route: Any) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", only_luna)
+    page = await context.new_page()
+    await page.goto(base + "/docs")
+    title = await page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    assert "luna" in (await title.text_content() or "")
+    await page.get_by_text("/api/v1/upload/start").first.wait_for()
+    await page.screenshot(path=tmp_path / "docs.png")
+    assert outside == []

@@ -32,10 +32,7 @@ CHECKS = (
 SKIPPED_PATHS = r"^/(store/|metrics$|docs$)"
 # Known 5xx being fixed elsewhere, each with its reason; an entry leaves its operation out of
 # the run until the fix lands, then goes.
-KNOWN_5XX: dict[str, str] = {
-    "get_api_v1_validation_dataset_id_findings": "a findings cursor above 2^31-1 answers 500 "
-    "(issue 9 item 5: the int4 column); the fix is on its way",
-}
+KNOWN_5XX: dict[str, str] = {}
 
 
 async def test_schemathesis_finds_no_5xx_and_no_schema_violation(

@@ -69,6 +69,16 @@ SHUTDOWN_GRACE_S: Final = 25.0
 
 # The status body shows at most this many findings per rule; the rest are paginated.
 FINDINGS_PER_RULE_IN_STATUS: Final = 20
+# An event stream whose client takes nothing for this long is dropped: a reader that stopped
+# reading must not keep a handler (and its buffers) forever. Generous for a slow link, as an
+# event is at most a status body (tens of KiB).
+SSE_WRITE_TIMEOUT_S: Final = 10.0
+
+# The status body shows the first this many stored files (with `files_total` and
+# `files_truncated`), so it stays a few KiB for any dataset; `/files` pages through all.
+FILES_IN_STATUS: Final = 100
+FILES_PAGE_DEFAULT: Final = 1000
+FILES_PAGE_MAX: Final = 10_000
 FINDINGS_PAGE_DEFAULT: Final = 100
 FINDINGS_PAGE_MAX: Final = 1000
 DATASETS_PAGE_DEFAULT: Final = 50

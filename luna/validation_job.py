@@ -62,6 +62,21 @@ def validation_threads(*, validators: int) -> Iterator[ThreadPoolExecutor]:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+def file_report_row(file_id: int, report: FileReport) -> queries.FileReportRow:
+    """What is stored of one file's inspection."""
+    return queries.FileReportRow(
+        file_id=file_id,
+        present=report.present,
+        size_bytes=report.size_bytes,
+        sha256=report.sha256,
+        format=report.format,
+        width=report.width,
+        height=report.height,
+        dicom_patient_id=report.dicom_patient_id,
+        findings=[f.as_dict() for f in report.findings],
+    )
+
+
 class ValidationJobRunner:
     def __init__(
         self,
@@ -153,8 +168,8 @@ class ValidationJobRunner:
         ]
         reports = await self._inspect_all(job_id, declared, [r["s3_key"] for r in rows])
         results = await self._off_loop(judge_dataset, declared, reports)
-        summary: dict[str, Any] = results.as_dict(findings=[])
-        del summary["findings"]
+        summary = results.stored(findings_per_rule=constants.FINDINGS_PER_RULE_IN_STATUS)
+        files = [file_report_row(d.file_id, r) for d, r in zip(declared, reports, strict=True)]
         findings = [(f.rule, f.severity, f.file, f.row, f.message) for f in results.findings]
         message = (
             f"validation finished: {results.verdict} "
@@ -162,7 +177,12 @@ class ValidationJobRunner:
         )
         async with self.db.acquire() as conn:
             committed = await queries.complete_job(
-                conn, job_id, results=summary, findings=findings, log_message=message
+                conn,
+                job_id,
+                results=summary,
+                findings=findings,
+                log_message=message,
+                files=files,
             )
         log.info(message if committed else "another attempt committed first; result dropped")
         return results.verdict

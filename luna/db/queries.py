@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any, TypeAlias
 
 import asyncpg
+import orjson
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -251,41 +252,87 @@ async def set_team_quota(
 # ---------------------------------------------------------------- validation status
 
 
-FETCH_LOGS_SQL = """
-SELECT logged_at, level, message FROM validation_logs WHERE job_id = $1 ORDER BY id
-"""
-
-# Up to $2 findings per rule, in report order, so a 10,000-image dataset stays readable.
-FETCH_CAPPED_FINDINGS_SQL = """
-SELECT rule, severity, file, "row", message
-FROM (
-    SELECT *, row_number() OVER (PARTITION BY rule ORDER BY seq) AS nth
-    FROM findings WHERE job_id = $1
-) numbered
-WHERE nth <= $2
-ORDER BY seq
-"""
-
-COUNT_FINDINGS_BY_RULE_SQL = """
-SELECT rule, severity, count(*) AS total FROM findings WHERE job_id = $1
-GROUP BY rule, severity ORDER BY rule
-"""
-
-
 async def fetch_job(conn: Conn, job_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(FETCH_JOB_SQL, job_id)
 
 
-async def fetch_logs(conn: Conn, job_id: int) -> list[asyncpg.Record]:
-    return list(await conn.fetch(FETCH_LOGS_SQL, job_id))
+# A timestamp as Python's isoformat() writes one in UTC, whatever the session's time zone.
+def _iso_sql(column: str) -> str:
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 
-async def fetch_capped_findings(conn: Conn, job_id: int, *, per_rule: int) -> list[asyncpg.Record]:
-    return list(await conn.fetch(FETCH_CAPPED_FINDINGS_SQL, job_id, per_rule))
+# The whole status body, built by PostgreSQL in one round trip together with the owner (so the
+# handler checks the caller's team without a second query): the job row, its logs, and at most
+# $2 of its stored files; results already hold the capped findings and per-rule totals written
+# at commit time, so nothing here grows with the dataset. `body` is NULL before upload/complete.
+FETCH_STATUS_SQL = f"""
+SELECT d.team_id, d.status AS dataset_status, j.status,
+       CASE WHEN j.id IS NOT NULL THEN json_build_object(
+           'dataset_id', d.id,
+           'validation_job_id', j.id,
+           'status', j.status,
+           'started_at', {_iso_sql("j.started_at")},
+           'completed_at', {_iso_sql("j.completed_at")},
+           'error_message', j.error_message,
+           'progress', json_build_object('files_done', j.files_done, 'files_total', j.files_total),
+           'validation_logs', coalesce((
+               SELECT json_agg(json_build_object(
+                   'timestamp', {_iso_sql("l.logged_at")}, 'level', l.level, 'message', l.message
+               ) ORDER BY l.id)
+               FROM validation_logs l WHERE l.job_id = j.id
+           ), '[]'::json),
+           'validation_results', j.results || jsonb_build_object(
+               'files', coalesce((
+                   SELECT jsonb_agg(jsonb_build_object(
+                       'filename', f.filename, 'size_bytes', r.size_bytes, 'sha256', r.sha256,
+                       'format', r.format, 'width', r.width, 'height', r.height
+                   ) ORDER BY r.file_id)
+                   FROM (SELECT * FROM file_reports
+                         WHERE job_id = j.id AND present ORDER BY file_id LIMIT $2) r
+                   JOIN dataset_files f ON f.id = r.file_id
+               ), '[]'::jsonb),
+               'files_truncated', coalesce((j.results ->> 'files_total')::bigint, 0) > $2
+           )
+       )::text END AS body
+FROM datasets d LEFT JOIN validation_jobs j ON j.id = d.id
+WHERE d.id = $1
+"""
 
 
-async def count_findings_by_rule(conn: Conn, job_id: int) -> list[asyncpg.Record]:
-    return list(await conn.fetch(COUNT_FINDINGS_BY_RULE_SQL, job_id))
+async def fetch_status(conn: Conn, dataset_id: int, *, files_shown: int) -> asyncpg.Record | None:
+    """(team_id, dataset_status, status, body): the status body as JSON text, or None."""
+    return await conn.fetchrow(FETCH_STATUS_SQL, dataset_id, files_shown)
+
+
+FETCH_FILES_PAGE_SQL = """
+SELECT r.file_id, f.filename, r.size_bytes, r.sha256, r.format, r.width, r.height
+FROM file_reports r JOIN dataset_files f ON f.id = r.file_id
+WHERE r.job_id = $1 AND r.present AND r.file_id > $2
+ORDER BY r.file_id
+LIMIT $3
+"""
+# A settled job's total was stored at commit; a job still running counts what is stored so far.
+COUNT_FILES_SQL = """
+SELECT coalesce((SELECT (results ->> 'files_total')::bigint FROM validation_jobs WHERE id = $1),
+                (SELECT count(*) FROM file_reports WHERE job_id = $1 AND present))
+"""
+
+
+async def fetch_files_page(
+    conn: Conn, job_id: int, *, after_file_id: int, limit: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(FETCH_FILES_PAGE_SQL, job_id, after_file_id, limit)
+    total = await conn.fetchval(COUNT_FILES_SQL, job_id)
+    return list(rows), int(total)
+
+
+FETCH_FINDINGS_TOTALS_SQL = "SELECT results -> 'findings_total' FROM validation_jobs WHERE id = $1"
+
+
+async def fetch_findings_totals(conn: Conn, job_id: int) -> dict[str, int] | None:
+    """{rule: count} as stored when the job's results were committed; None before."""
+    totals = await conn.fetchval(FETCH_FINDINGS_TOTALS_SQL, job_id)
+    return {str(k): int(v) for k, v in totals.items()} if isinstance(totals, dict) else None
 
 
 FETCH_FINDINGS_PAGE_SQL = """
@@ -309,10 +356,13 @@ async def fetch_findings_page(
     severity: str | None,
     after_seq: int,
     limit: int,
-) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(FETCH_FINDINGS_PAGE_SQL, job_id, rule, severity, after_seq, limit)
-    total = await conn.fetchval(COUNT_FINDINGS_SQL, job_id, rule, severity)
-    return list(rows), int(total)
+) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_FINDINGS_PAGE_SQL, job_id, rule, severity, after_seq, limit))
+
+
+async def count_findings(conn: Conn, job_id: int, *, rule: str | None, severity: str | None) -> int:
+    """Count on the table: only for jobs committed without stored totals."""
+    return int(await conn.fetchval(COUNT_FINDINGS_SQL, job_id, rule, severity))
 
 
 # ---------------------------------------------------------------- the validation job
@@ -377,6 +427,58 @@ async def add_log(conn: Conn, job_id: int, *, level: str, message: str) -> None:
     await conn.execute(INSERT_LOG_SQL, job_id, level, message)
 
 
+# One row per declared file of a job: what its inspection found. Written per batch of files and
+# idempotent, so a repeated batch (a redelivered chunk) overwrites rather than duplicates.
+SAVE_FILE_REPORTS_SQL = """
+INSERT INTO file_reports
+    (job_id, file_id, present, size_bytes, sha256, format, width, height, dicom_patient_id,
+     findings)
+SELECT $1, r.file_id, r.present, r.size_bytes, r.sha256, r.format, r.width, r.height,
+       r.dicom_patient_id, r.findings::jsonb
+FROM unnest($2::bigint[], $3::boolean[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
+            $8::integer[], $9::text[], $10::text[])
+    AS r (file_id, present, size_bytes, sha256, format, width, height, dicom_patient_id, findings)
+ON CONFLICT (job_id, file_id) DO UPDATE SET
+    present = EXCLUDED.present, size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256,
+    format = EXCLUDED.format, width = EXCLUDED.width, height = EXCLUDED.height,
+    dicom_patient_id = EXCLUDED.dicom_patient_id, findings = EXCLUDED.findings
+"""
+
+
+@dataclass(frozen=True)
+class FileReportRow:
+    """One file's stored report: the facts the status shows, plus what the dataset-wide pass
+    needs from the file (its own findings as contract dicts, a DICOM's PatientID)."""
+
+    file_id: int
+    present: bool
+    size_bytes: int | None = None
+    sha256: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    dicom_patient_id: str | None = None
+    findings: Sequence[dict[str, Any]] = ()
+
+
+async def save_file_reports(conn: Conn, job_id: int, rows: Sequence[FileReportRow]) -> None:
+    if not rows:
+        return
+    await conn.execute(
+        SAVE_FILE_REPORTS_SQL,
+        job_id,
+        [r.file_id for r in rows],
+        [r.present for r in rows],
+        [r.size_bytes for r in rows],
+        [r.sha256 for r in rows],
+        [r.format for r in rows],
+        [r.width for r in rows],
+        [r.height for r in rows],
+        [r.dicom_patient_id for r in rows],
+        [orjson.dumps(list(r.findings)).decode() for r in rows],
+    )
+
+
 COMPLETE_JOB_SQL = """
 UPDATE validation_jobs
 SET status = 'completed', results = $2, files_done = files_total, completed_at = now(),
@@ -397,12 +499,16 @@ async def complete_job(
     results: dict[str, Any],
     findings: Sequence[tuple[str, str, str | None, int | None, str]],
     log_message: str,
+    files: Sequence[FileReportRow] = (),
 ) -> bool:
-    """Commit a job's results and every finding at once; False when another attempt won."""
+    """Commit a job's results, every finding and the `files` reports not stored yet at once;
+    False when another attempt won. `results` is `Results.stored()`: totals counted once here
+    rather than on every read."""
     async with conn.transaction():
         status = await conn.execute(COMPLETE_JOB_SQL, job_id, results)
         if status != "UPDATE 1":
             return False
+        await save_file_reports(conn, job_id, files)
         await conn.execute(DATASET_VALIDATED_SQL, job_id)
         await conn.execute(DELETE_FINDINGS_SQL, job_id)
         await conn.copy_records_to_table(

@@ -165,6 +165,8 @@ _STATUS_EXAMPLE = {
         "findings_truncated": False,
         "stats": {"images": 6, "patients": 4, "bytes": 1843200},
         "files": [],
+        "files_total": 0,
+        "files_truncated": False,
     },
 }
 
@@ -292,7 +294,9 @@ OPERATIONS: tuple[Operation, ...] = (
             )
         },
         problems=(*AUTHENTICATED, 400, 404, 409),
-        description="Findings are capped per rule; `findings_total` counts all of them.",
+        description="Findings are capped per rule; `findings_total` counts all of them. "
+        f"At most {constants.FILES_IN_STATUS} files are shown; `files_total` counts all of them "
+        "and `/files` pages through them.",
     ),
     Operation(
         "GET",
@@ -319,6 +323,43 @@ OPERATIONS: tuple[Operation, ...] = (
             )
         },
         problems=(*AUTHENTICATED, 400, 404),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/validation/{dataset_id}/files",
+        "Every stored file's facts, page by page",
+        tag="validation",
+        params=(
+            DATASET_ID,
+            Param(
+                "limit",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": constants.FILES_PAGE_MAX},
+                f"Page size (default {constants.FILES_PAGE_DEFAULT}).",
+            ),
+            CURSOR,
+        ),
+        answers={
+            200: Answer(
+                "One page of stored files, in the order they were declared",
+                schemas.FilesPage,
+                example={
+                    "items": [
+                        {
+                            "filename": "p001_a.png",
+                            "size_bytes": 183412,
+                            "sha256": "9f" * 32,
+                            "format": "png",
+                            "width": 1024,
+                            "height": 1024,
+                        }
+                    ],
+                    "total": 1,
+                    "next_cursor": None,
+                },
+            )
+        },
+        problems=(*AUTHENTICATED, 400, 404, 409),
     ),
     Operation(
         "GET",

@@ -37,6 +37,7 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/validation/{dataset_id}/status", validation.validation_status)
     app.router.add_get("/api/v1/validation/{dataset_id}/findings", validation.validation_findings)
     app.router.add_get("/api/v1/validation/{dataset_id}/events", events.validation_events)
+    app.router.add_get("/api/v1/validation/{dataset_id}/files", validation.validation_files)
     app.router.add_post("/api/v1/upload/parts", parts.request_part_urls)
     app.router.add_get("/api/v1/upload/parts", parts.list_uploaded_parts)
     app.router.add_post("/api/v1/upload/urls", upload_urls.fresh_upload_urls)

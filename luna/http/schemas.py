@@ -112,6 +112,21 @@ class FindingsPage(Body):
     next_cursor: str | None
 
 
+class StoredFile(Body):
+    filename: str
+    size_bytes: int | None
+    sha256: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+
+
+class FilesPage(Body):
+    items: list[StoredFile]
+    total: int
+    next_cursor: str | None
+
+
 class Progress(Body):
     files_done: int
     files_total: int
@@ -137,6 +152,10 @@ class Results(Body):
     findings_truncated: bool = False
     stats: dict[str, Any]
     files: list[dict[str, Any]]
+    files_total: int = Field(0, description="How many files were stored (all of them).")
+    files_truncated: bool = Field(
+        False, description="Whether `files` leaves some out; `/files` pages through all."
+    )
 
 
 class ValidationStatus(Body):

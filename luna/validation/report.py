@@ -129,3 +129,21 @@ class Results:
             "stats": self.stats,
             "files": self.files,
         }
+
+    def stored(self, *, findings_per_rule: int) -> dict[str, Any]:
+        """The results as committed: the contract's fields with at most `findings_per_rule`
+        findings of each rule (in report order), the per-rule totals and whether any were left
+        out, and how many files were stored. The files themselves, like every finding, are
+        kept one row each, so reading a status never costs more for a larger dataset."""
+        shown: list[Finding] = []
+        totals: dict[str, int] = {}
+        for finding in self.findings:
+            totals[finding.rule] = totals.get(finding.rule, 0) + 1
+            if totals[finding.rule] <= findings_per_rule:
+                shown.append(finding)
+        stored = self.as_dict(findings=shown)
+        del stored["files"]
+        stored["findings_total"] = totals
+        stored["findings_truncated"] = len(shown) < len(self.findings)
+        stored["files_total"] = len(self.files)
+        return stored

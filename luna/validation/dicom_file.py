@@ -16,6 +16,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
+from pydicom.uid import UID
 
 from luna.validation.raster import DecodeError
 from luna.validation.ruleset import PHI_KEYWORDS
@@ -43,6 +44,8 @@ class DicomHeader:
     frames: int
     transfer_syntax: str
     file_bytes: int
+    # The SOP class (what kind of object the file holds), from the meta information.
+    sop_class: str = ""
 
 
 def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
@@ -63,9 +66,11 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
             has_pixels=any(tag in ds for tag in _PIXEL_TAGS),
             rows=int_of(ds.get("Rows")),
             columns=int_of(ds.get("Columns")),
-            frames=int_of(ds.get("NumberOfFrames")) or 1,
+            frames=_frames(ds),
             transfer_syntax=text_of(ds.file_meta.get("TransferSyntaxUID")),
             file_bytes=fp.seek(0, 2),
+            sop_class=text_of(ds.file_meta.get("MediaStorageSOPClassUID"))
+            or text_of(ds.get("SOPClassUID")),
         )
     except DecodeError:
         raise
@@ -75,6 +80,26 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
         raise
     except Exception as exc:  # pydicom raises many kinds of errors on damaged headers
         raise DecodeError(f"the DICOM header is damaged ({type(exc).__name__}: {exc})") from exc
+
+
+def uid_name(value: str) -> str:
+    """A UID's name in the DICOM standard, or the UID itself."""
+    return UID(value).name if value else "object"
+
+
+def is_image_storage(sop_class: str) -> bool:
+    """True for the SOP classes of images (their pixel data is mandatory)."""
+    return bool(sop_class) and "Image Storage" in UID(sop_class).name
+
+
+def _frames(ds: Dataset) -> int:
+    raw = ds.get("NumberOfFrames")
+    if text_of(raw) == "":
+        return 1
+    frames = int_of(raw)
+    if frames is None or frames < 1:
+        raise DecodeError(f"NumberOfFrames is {_quoted(raw)}, not a whole number of frames")
+    return frames
 
 
 def text_of(value: Any) -> str:

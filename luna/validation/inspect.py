@@ -21,9 +21,7 @@ import tempfile
 from typing import IO, Final
 
 from luna.validation import headers
-from luna.validation.dicom_file import read_dicom_header
-from luna.validation.dicom_pixels import decode_dicom_pixels
-from luna.validation.dicom_syntax import UnsupportedSyntax
+from luna.validation.dicom_inspect import inspect_dicom
 from luna.validation.files import expected_format, kind_of
 from luna.validation.png_stream import PngDamaged, PngStream
 from luna.validation.raster import (
@@ -34,7 +32,6 @@ from luna.validation.raster import (
     png_pixel_facts,
 )
 from luna.validation.report import DeclaredFile, FileReport, Finding
-from luna.validation.rules import dicom as dicom_rules
 from luna.validation.rules import image as image_rules
 from luna.validation.rules import manifest as manifest_rules
 from luna.validation.rules import upload as upload_rules
@@ -240,35 +237,8 @@ class FileInspector:
             return decode_jpeg(data)
 
     def _inspect_dicom(self, report: FileReport) -> list[Finding]:
-        name = report.filename
         assert self._sink is not None
-        try:
-            header = read_dicom_header(self._sink)
-        except DecodeError as exc:
-            return [image_rules.corrupt(name, exc.reason)]
-        report.dicom_patient_id = header.patient_id or None
-        findings = dicom_rules.check_header(name, header)
-        if not header.has_pixels:
-            return findings
-        if not header.rows or not header.columns:
-            return [
-                *findings,
-                image_rules.corrupt(name, "Rows or Columns is missing from the header"),
-            ]
-        report.width, report.height = header.columns, header.rows
-        dims = image_rules.check_dimensions(
-            name, width=header.columns, height=header.rows, frames=header.frames
-        )
-        findings.extend(dims)
-        if _refused(dims):
-            return findings
-        try:
-            decode_dicom_pixels(header)
-        except UnsupportedSyntax as exc:
-            findings.append(dicom_rules.unsupported_syntax(name, exc.reason))
-        except DecodeError as exc:
-            findings.append(image_rules.corrupt(name, exc.reason))
-        return findings
+        return inspect_dicom(report.filename, self._sink, report)
 
 
 def _bytes_of(spool: IO[bytes]) -> memoryview:

@@ -3,7 +3,7 @@ data present, grayscale. Plain functions over the parsed header."""
 
 from __future__ import annotations
 
-from luna.validation.dicom_file import DicomHeader
+from luna.validation.dicom_file import DicomHeader, is_image_storage, uid_name
 from luna.validation.manifest_csv import ManifestRow
 from luna.validation.report import Finding
 from luna.validation.ruleset import GRAYSCALE_PHOTOMETRICS, XRAY_MODALITIES, Rule
@@ -53,10 +53,7 @@ def check_header(filename: str, header: DicomHeader) -> list[Finding]:
             Finding.of(
                 Rule.DICOM_NO_PIXELS,
                 file=filename,
-                message=(
-                    "the file has no pixel data (a report, structured report or header only); "
-                    "upload the DICOM image itself"
-                ),
+                message=_no_pixels_message(header),
             )
         )
     elif header.photometric and header.photometric not in GRAYSCALE_PHOTOMETRICS:
@@ -94,3 +91,16 @@ def check_patient_id(filename: str, *, dicom_patient_id: str, row: ManifestRow) 
 def unsupported_syntax(filename: str, reason: str) -> Finding:
     """dicom.unsupported_syntax: a well-formed file in an encoding luna does not decode."""
     return Finding.of(Rule.DICOM_UNSUPPORTED_SYNTAX, file=filename, message=reason)
+
+
+def _no_pixels_message(header: DicomHeader) -> str:
+    if is_image_storage(header.sop_class):
+        return (
+            f"the file holds a {uid_name(header.sop_class)} object but no pixel data: it was "
+            "exported without its image, or cut short right before the pixels; upload the "
+            "complete DICOM image"
+        )
+    return (
+        "the file has no pixel data (a report, structured report or header only); "
+        "upload the DICOM image itself"
+    )

@@ -35,6 +35,7 @@ from luna.validation import (
     judge_dataset,
     missing_file_report,
 )
+from luna.validation.ruleset import MANIFEST_SPARE_ROWS
 
 log = logging.getLogger("luna.validation")
 T = TypeVar("T")
@@ -198,7 +199,9 @@ class ValidationJobRunner:
         async def inspect_until_none_left() -> None:
             nonlocal done, last_progress
             for index in pending:
-                reports[index] = await self._inspect_one(declared[index], keys[index])
+                reports[index] = await self._inspect_one(
+                    declared[index], keys[index], dataset_files=len(declared)
+                )
                 done += 1
                 now = time.monotonic()
                 if now - last_progress >= constants.PROGRESS_INTERVAL_S or done == len(declared):
@@ -216,10 +219,15 @@ class ValidationJobRunner:
             raise failed.exceptions[0] from None
         return [r for r in reports if r is not None]
 
-    async def _inspect_one(self, declared: DeclaredFile, key: str) -> FileReport:
+    async def _inspect_one(
+        self, declared: DeclaredFile, key: str, *, dataset_files: int
+    ) -> FileReport:
         # One request per file: reading an absent object answers NotFound, so no HEAD first.
         size_bytes = 0
-        with FileInspector(declared) as inspector:
+        # A manifest may not list many more rows than the dataset has files: past that it
+        # is refused as it streams, so a million-row manifest costs no million rows.
+        max_rows = dataset_files + MANIFEST_SPARE_ROWS
+        with FileInspector(declared, manifest_max_rows=max_rows) as inspector:
             try:
                 async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
                     size_bytes += len(chunk)

@@ -23,6 +23,7 @@ from typing import IO, Final
 from luna.validation import headers
 from luna.validation.dicom_inspect import inspect_dicom
 from luna.validation.files import expected_format, kind_of
+from luna.validation.manifest_csv import ManifestReader, ManifestUnreadable
 from luna.validation.png_stream import PngDamaged, PngStream
 from luna.validation.raster import (
     DecodeError,
@@ -37,6 +38,7 @@ from luna.validation.rules import manifest as manifest_rules
 from luna.validation.rules import upload as upload_rules
 from luna.validation.ruleset import (
     MANIFEST_MAX_BYTES,
+    MANIFEST_MAX_ROWS,
     MAX_SIDE_PX,
     ImageFormat,
     Rule,
@@ -59,6 +61,7 @@ class FileInspector:
         spool_in_memory_bytes: int = SPOOL_IN_MEMORY_BYTES,
         spool_dir: str | None = None,
         manifest_max_bytes: int = MANIFEST_MAX_BYTES,
+        manifest_max_rows: int = MANIFEST_MAX_ROWS,
     ) -> None:
         self.declared = declared
         self._kind = kind_of(declared.filename)
@@ -71,6 +74,7 @@ class FileInspector:
         self._sniffed: ImageFormat | None = None
         self._header_size: tuple[int, int] | None = None
         self._png: PngStream | None = None
+        self._manifest: ManifestReader | None = None
         self._finished = False
         self._sink: IO[bytes] | None
         if self._kind == "image":
@@ -78,7 +82,8 @@ class FileInspector:
                 max_size=spool_in_memory_bytes, dir=spool_dir
             )
         elif self._kind == "manifest":
-            self._sink = io.BytesIO()
+            self._sink = None  # parsed as it streams
+            self._manifest = ManifestReader(max_rows=manifest_max_rows)
         else:
             self._sink = None  # only hashed
 
@@ -96,10 +101,12 @@ class FileInspector:
         elif self._png is not None:
             self._png.feed(chunk)
         if self._sink is not None:
-            if self._kind == "manifest" and self._size_bytes > self._manifest_max_bytes:
-                self._drop_sink()  # over the cap: reported at finish, never held
+            self._sink.write(chunk)
+        elif self._manifest is not None:
+            if self._size_bytes > self._manifest_max_bytes:
+                self._manifest = None  # over the cap: reported at finish, never parsed further
             else:
-                self._sink.write(chunk)
+                self._manifest.feed(chunk)
 
     def finish(self) -> FileReport:
         if self._finished:
@@ -127,7 +134,7 @@ class FileInspector:
 
     @property
     def held_bytes(self) -> int:
-        """Bytes kept so far for decoding (or, for the manifest, for the dataset pass)."""
+        """Bytes kept so far for decoding (a manifest is parsed as it streams: none)."""
         return self._sink.tell() if self._sink is not None else 0
 
     def close(self) -> None:
@@ -163,6 +170,7 @@ class FileInspector:
                 self._drop_sink()  # checked as it streams; no decoded pixels needed
 
     def _drop_sink(self) -> None:
+        self._manifest = None
         if self._sink is not None:
             self._sink.close()
             self._sink = None
@@ -171,11 +179,15 @@ class FileInspector:
 
     def _finish_manifest(self, report: FileReport) -> None:
         report.format = "csv"
-        if self._sink is None:
+        if self._manifest is None:
             report.findings.append(manifest_rules.too_large(self._size_bytes))
             return
-        assert isinstance(self._sink, io.BytesIO)
-        report.content = self._sink.getvalue()
+        try:
+            report.manifest = self._manifest.finish()
+        except ManifestUnreadable as exc:
+            report.findings.append(manifest_rules.unreadable(exc))
+        finally:
+            self._manifest = None
 
     def _finish_image(self, report: FileReport) -> None:
         name = report.filename

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from luna.validation.manifest_csv import ManifestRow
+from luna.validation.manifest_csv import Manifest, ManifestRow
 from luna.validation.report import DeclaredFile, FileReport, Finding, Results
 from luna.validation.rules import dataset as dataset_rules
 from luna.validation.rules import dicom as dicom_rules
@@ -39,9 +39,13 @@ def _judge_manifest(
     report = next((r for r in reports if r.kind == "manifest"), None)
     if report is None:
         return {}, [manifest_rules.missing()]
-    if report.content is None:
-        return {}, []  # not stored, or too large: already reported with the file
-    manifest, findings = manifest_rules.read_manifest(report.content)
+    if report.manifest is not None:
+        manifest: Manifest | None = report.manifest
+        findings = manifest_rules.check_columns(report.manifest)
+    elif report.content is not None:
+        manifest, findings = manifest_rules.read_manifest(report.content)
+    else:
+        return {}, []  # not stored, too large or unreadable: already reported with the file
     if manifest is None:
         return {}, findings
     findings.extend(manifest_rules.check_rows(manifest))

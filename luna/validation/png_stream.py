@@ -21,8 +21,6 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Final
 
-import numpy as np
-
 SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _KNOWN_CRITICAL: Final = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
 # Allowed bit depths for each colour type (PNG spec, table 11.1) and samples per pixel.
@@ -119,6 +117,10 @@ class PngStream:
         self._layout: list[tuple[int, int]] = []
         self._expected_raw = 0
         self._raw = 0
+        # The next row's filter byte: its offset in the inflated data, its pass, rows left.
+        self._row_at = 0
+        self._row_pass = 0
+        self._rows_left = 0
         self._idat_problem: str | None = None
 
     @property
@@ -312,6 +314,7 @@ class PngStream:
         bits_per_pixel = depth * _SAMPLES[colour]
         self._layout = _row_layout(width, height, bits_per_pixel, interlace == 1)
         self._expected_raw = sum(rows * row_bytes for rows, row_bytes in self._layout)
+        self._rows_left = self._layout[0][0]
 
     def _check_plte_position(self, at: int, length: int) -> None:
         assert self._facts is not None
@@ -394,26 +397,26 @@ class PngStream:
         self._check_filter_bytes(piece, start)
 
     def _check_filter_bytes(self, piece: bytes, start: int) -> None:
-        """Every row starts with a filter type 0..4; anything else is damaged data."""
-        values = np.frombuffer(piece, dtype=np.uint8)
+        """Every row starts with a filter type 0..4; anything else is damaged data. Visits one
+        byte per row, so a piece costs its rows, not its bytes."""
         end = start + len(piece)
-        pass_at = 0
-        for rows, row_bytes in self._layout:
-            pass_end = pass_at + rows * row_bytes
-            if pass_end > start and pass_at < end:
-                first = max(0, -(-(start - pass_at) // row_bytes))
-                last = min(rows, -(-(end - pass_at) // row_bytes))
-                index = pass_at + np.arange(first, last, dtype=np.int64) * row_bytes - start
-                bad = values[index] > _MAX_FILTER_TYPE
-                if bad.any():
-                    row = first + int(np.argmax(bad))
-                    raise PngDamaged(
-                        f"row {row + 1} of the image data has an invalid filter type "
-                        f"({int(values[index[row - first]])}); the compressed data is damaged"
-                    )
-            pass_at = pass_end
-            if pass_at >= end:
-                break
+        layout = self._layout
+        while self._row_pass < len(layout) and self._row_at < end:
+            rows, row_bytes = layout[self._row_pass]
+            value = piece[self._row_at - start]
+            if value > _MAX_FILTER_TYPE:
+                row = rows - self._rows_left + 1
+                where = f" of pass {self._row_pass + 1}" if len(layout) > 1 else ""
+                raise PngDamaged(
+                    f"row {row}{where} of the image data has an invalid filter type ({value}); "
+                    "the compressed data is damaged"
+                )
+            self._row_at += row_bytes
+            self._rows_left -= 1
+            if self._rows_left == 0:
+                self._row_pass += 1
+                if self._row_pass < len(layout):
+                    self._rows_left = layout[self._row_pass][0]
 
     # --- the verdict --------------------------------------------------------------------
 

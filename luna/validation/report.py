@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from luna.validation.files import FileKind, kind_of
+from luna.validation.manifest_csv import Manifest
 from luna.validation.ruleset import RULE_ORDER, RULESET, SEVERITY, Rule, Severity
 
 __all__ = ["RULESET", "DeclaredFile", "FileReport", "Finding", "Results", "Severity"]
@@ -71,7 +72,10 @@ class FileReport:
     width: int | None = None
     height: int | None = None
     findings: list[Finding] = field(default_factory=list)
-    # The manifest's bytes, kept for the dataset-wide pass (None for images).
+    # The manifest as parsed while it streamed, for the dataset-wide pass (None for images,
+    # and for a manifest that could not be read: that finding is already in `findings`).
+    manifest: Manifest | None = None
+    # The manifest's bytes, when a caller holds them whole instead (the client's preflight).
     content: bytes | None = None
     # A DICOM's non-empty PatientID: allowed only when it equals the manifest row's patient_id,
     # which the dataset-wide pass decides.

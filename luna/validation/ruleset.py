@@ -99,6 +99,14 @@ PATIENT_ID_MAX_CHARS: Final = 64
 PATIENT_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]+")
 # 100,000 rows of ~200 bytes is 20 MB; the manifest is held in memory for the dataset pass.
 MANIFEST_MAX_BYTES: Final = 32 * 1024 * 1024
+# The manifest is parsed as it streams, within these limits (each breach is a finding):
+# a record's length (one line of a single-line file, or an unclosed quote swallowing the rest);
+# a known column's value (filenames are at most 255 bytes; every label together is ~150);
+# the rows kept, at most the dataset's files plus some spare (the validator passes its count).
+MANIFEST_MAX_RECORD_CHARS: Final = 64 * 1024
+MANIFEST_MAX_FIELD_CHARS: Final = 1024
+MANIFEST_SPARE_ROWS: Final = 1000
+MANIFEST_MAX_ROWS: Final = 100_000 + MANIFEST_SPARE_ROWS
 
 # --- images ------------------------------------------------------------------------------
 

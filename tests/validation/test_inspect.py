@@ -111,10 +111,11 @@ def test_other_files_are_only_hashed() -> None:
     assert [f.rule for f in inspector.finish().findings] == ["image.unsupported_type"]
 
 
-def test_manifest_bytes_are_kept_up_to_the_cap() -> None:
+def test_the_manifest_is_parsed_as_it_streams_and_its_bytes_are_not_kept() -> None:
     data = manifest([{"filename": "a.png", "patient_id": "P1", "label": "Mass"}])
     report = inspect_bytes(declared_for("manifest.csv", data), data)
-    assert report.content == data and report.format == "csv"
+    assert report.content is None and report.format == "csv"
+    assert report.manifest is not None and report.manifest.rows[0].filename == "a.png"
 
     inspector = FileInspector(
         declared_for("manifest.csv", data * 100), manifest_max_bytes=len(data) * 10
@@ -123,7 +124,7 @@ def test_manifest_bytes_are_kept_up_to_the_cap() -> None:
         inspector.feed(data)
     assert inspector.held_bytes == 0
     report = inspector.finish()
-    assert report.content is None
+    assert report.manifest is None
     assert [f.rule for f in report.findings] == ["manifest.unreadable"]
 
 

@@ -66,12 +66,18 @@ def read_manifest(content: bytes) -> tuple[Manifest | None, list[Finding]]:
     try:
         manifest = parse_manifest(content)
     except ManifestUnreadable as exc:
-        return None, [
-            Finding.of(
-                Rule.MANIFEST_UNREADABLE, file=MANIFEST_NAME, row=exc.row, message=exc.reason
-            )
-        ]
-    return manifest, [_missing_column(manifest, column) for column in manifest.missing_columns]
+        return None, [unreadable(exc)]
+    return manifest, check_columns(manifest)
+
+
+def unreadable(exc: ManifestUnreadable) -> Finding:
+    """manifest.unreadable, with the reader's reason and row."""
+    return Finding.of(Rule.MANIFEST_UNREADABLE, file=MANIFEST_NAME, row=exc.row, message=exc.reason)
+
+
+def check_columns(manifest: Manifest) -> list[Finding]:
+    """manifest.missing_column, one per required column the header lacks."""
+    return [_missing_column(manifest, column) for column in manifest.missing_columns]
 
 
 def _missing_column(manifest: Manifest, column: str) -> Finding:

@@ -1,8 +1,9 @@
 """The web console in a real Chromium: a team member uploads the example dataset by file input
 and sees it ACCEPTED; another team uploads the broken one and reads, filters and downloads its
-findings; the organiser sees both teams and the service; a third team sees neither. The store
-is moto S3 on another port, so every PUT is a cross-origin request the bucket's CORS rule must
-allow; /docs renders with every outside request blocked."""
+findings; the organiser sees both teams and the service; a third team sees neither, and then
+an expired session. The store is moto S3 on another port, so every PUT is a cross-origin request
+the bucket's CORS rule must allow. As `make run` (everything embedded) the organiser sees the
+example accepted, and /docs renders with every outside request blocked."""
 
 from __future__ import annotations
 
@@ -143,23 +144,71 @@ async def test_teams_submit_and_read_reports_and_the_organiser_sees_everyone(
     assert await _dataset_rows(page) == []
     assert await page.is_hidden("#organiser-view")
 
-
-async def test_an_expired_session_says_to_log_in_again(browser, make_client, add_account) -> None:
-    client = await make_client()
-    base = str(client.make_url("")).rstrip("/")
-    alice = await add_account("alice", team="red")
-    page = await _open(browser, base, Path("."))
-    await _log_in(page, alice)
-    # A token the server no longer accepts, as after its expiry.
+    # A token the server no longer takes, as after its expiry: the page says what to do.
     await page.evaluate("state.token = state.token.slice(0, -4) + 'AAAA'")
     await page.click("#refresh-datasets")
     await page.wait_for_selector("#login-view", state="visible")
     assert "expired" in (await page.text_content("#message") or "")
 
 
-async def test_the_docs_render_with_no_internet(browser, make_client, tmp_path: Path) -> None:
-    client = await make_client()
-    base = str(client.make_url("")).rstrip("/")
+async def test_as_make_run_the_organiser_drops_the_example_and_sees_it_accepted(
+    browser, make_settings, aiohttp_client, db, run_id, tmp_path: Path
+) -> None:
+    """Every backend embedded, as `make run` starts luna: the first organiser's password from
+    its file, the uploads PUT to luna's own store (same origin), files above the threshold in
+    parts through the page. Then /docs renders with every outside request blocked."""
+    import secrets
+    import shutil
+
+    from conftest import EMBEDDED_ROOT, free_port
+
+    from luna.http.app import create_app
+
+    data_dir = EMBEDDED_ROOT / f"{run_id}-browser-{secrets.token_hex(2)}"
+    port = free_port()
+    settings = make_settings(
+        database_url=None,
+        minio_endpoint=None,
+        amqp_url=None,
+        jwt_secret_key=None,
+        luna_data_dir=data_dir,
+        luna_port=port,
+        luna_public_url=f"http://127.0.0.1:{port}",
+        luna_first_organiser="organiser",
+        luna_validators=2,
+        luna_multipart_threshold_bytes=100_000,
+    )
+    try:
+        client = await aiohttp_client(
+            create_app(settings, mode="serve"), server_kwargs={"port": port}
+        )
+        password = (data_dir / "organiser-password").read_text().strip()
+        example = write_example_dataset(tmp_path / "example", images=6).directory
+        sizes = [p.stat().st_size for p in example.rglob("*") if p.is_file()]
+        assert any(size > 100_000 for size in sizes), "some file must go in parts"
+
+        page = await _open(browser, str(client.make_url("")).rstrip("/"), tmp_path)
+        part_puts: list[str] = []
+        page.on(
+            "request",
+            lambda r: part_puts.append(r.url) if r.method == "PUT" and "part=" in r.url else None,
+        )
+        await page.fill("#username", "organiser")
+        await page.fill("#password", password)
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_selector("#organiser-view", state="visible")
+        verdict = await _submit(page, example)
+        assert verdict.startswith("ACCEPTED"), verdict
+        assert part_puts, "the large files went in parts"
+        assert not page.errors
+        await page.screenshot(path=tmp_path / "make-run.png", full_page=True)
+        await _docs_render_offline(browser, str(client.make_url("")).rstrip("/"), tmp_path)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _docs_render_offline(browser: Any, base: str, shots: Path) -> None:
+    """/docs in a browser that may reach nothing but luna."""
     context = await browser.new_context()
     outside: list[str] = []
 
@@ -173,8 +222,8 @@ async def test_the_docs_render_with_no_internet(browser, make_client, tmp_path: 
     await context.route("**/*", only_luna)
     page = await context.new_page()
     await page.goto(base + "/docs")
-    title = await page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
+    title = await page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
     assert "luna" in (await title.text_content() or "")
     await page.get_by_text("/api/v1/upload/start").first.wait_for()
-    await page.screenshot(path=tmp_path / "docs.png")
+    await page.screenshot(path=shots / "docs.png")
     assert outside == []

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from luna.db import queries
 from luna.examples import write_example_dataset
 
 # Bounds a hang, not a speed: the example dataset validates in seconds.
@@ -68,7 +69,7 @@ def shots(tmp_path: Path) -> Path:
 
 
 async def test_teams_submit_and_read_reports_and_the_organiser_sees_everyone(
-    browser, make_client, add_account, tmp_path: Path, shots: Path
+    browser, make_client, add_account, db, tmp_path: Path, shots: Path
 ) -> None:
     client = await make_client(luna_validators=2)
     base = str(client.make_url("")).rstrip("/")
@@ -143,6 +144,22 @@ async def test_teams_submit_and_read_reports_and_the_organiser_sees_everyone(
     await _log_in(page, carol)
     assert await _dataset_rows(page) == []
     assert await page.is_hidden("#organiser-view")
+
+    # A team at its daily quota is told when it resets.
+    async with db.acquire() as conn:
+        await queries.set_team_quota(
+            conn,
+            "green",
+            datasets_per_day=0,
+            bytes_stored=None,
+            files_per_dataset=None,
+            bytes_per_file=None,
+        )
+    await page.set_input_files("#folder-input", str(good))
+    await page.wait_for_selector("#preflight p")
+    await page.click("#upload-button")
+    message = await page.wait_for_selector("#message:not([hidden])")
+    assert "quota resets at" in (await message.text_content() or "")
 
     # A token the server no longer takes, as after its expiry: the page says what to do.
     await page.evaluate("state.token = state.token.slice(0, -4) + 'AAAA'")

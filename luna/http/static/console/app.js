@@ -451,6 +451,7 @@ async function follow(datasetId, name) {
   }
   await showResult(final);
   loadDatasets();
+  if (state.claims && state.claims.admin) loadOverview();
 }
 
 async function showResult(status) {

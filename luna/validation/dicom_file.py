@@ -18,8 +18,13 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from luna.validation.deid import (
+    IdentifierScan,
+    declares_deidentified,
+    is_placeholder,
+    scan_identifiers,
+)
 from luna.validation.raster import DecodeError
-from luna.validation.ruleset import PHI_KEYWORDS
 
 # Values above this size are read only when used; the header of an X-ray is a few KiB.
 _DEFER_BYTES: Final = 64 * 1024
@@ -36,8 +41,11 @@ class DicomHeader:
     patient_id: str
     burned_in: str
     photometric: str
-    # Identifying attributes that are set: keyword -> value as shown to the team.
-    phi: dict[str, str]
+    # PatientName, unless empty, a placeholder or replaced by a declared de-identification:
+    # the dataset pass allows only the manifest row's pseudonym in it.
+    patient_name: str
+    # Identifiers still set anywhere in the data set (PS3.15), by path.
+    identifiers: IdentifierScan
     has_pixels: bool
     rows: int | None
     columns: int | None
@@ -59,10 +67,11 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
         return DicomHeader(
             dataset=ds,
             modality=text_of(ds.get("Modality")).upper(),
-            patient_id=text_of(ds.get("PatientID")),
+            patient_id=_unless_placeholder(text_of(ds.get("PatientID"))),
             burned_in=text_of(ds.get("BurnedInAnnotation")).upper(),
             photometric=text_of(ds.get("PhotometricInterpretation")).upper(),
-            phi={kw: _quoted(ds.get(kw)) for kw in PHI_KEYWORDS if text_of(ds.get(kw))},
+            patient_name=_patient_name(ds),
+            identifiers=scan_identifiers(ds),
             has_pixels=any(tag in ds for tag in _PIXEL_TAGS),
             rows=int_of(ds.get("Rows")),
             columns=int_of(ds.get("Columns")),
@@ -80,6 +89,16 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
         raise
     except Exception as exc:  # pydicom raises many kinds of errors on damaged headers
         raise DecodeError(f"the DICOM header is damaged ({type(exc).__name__}: {exc})") from exc
+
+
+def _unless_placeholder(value: str) -> str:
+    return "" if is_placeholder(value) else value
+
+
+def _patient_name(ds: Dataset) -> str:
+    if declares_deidentified(ds):
+        return ""  # the declared tool replaced it
+    return _unless_placeholder(text_of(ds.get("PatientName")))
 
 
 def uid_name(value: str) -> str:

@@ -35,6 +35,7 @@ def inspect_dicom(name: str, fp: IO[bytes], report: FileReport) -> list[Finding]
     except DecodeError as exc:
         return [damaged or image_rules.corrupt(name, exc.reason)]
     report.dicom_patient_id = header.patient_id or None
+    report.dicom_patient_name = header.patient_name or None
     findings = dicom_rules.check_header(name, header)
     if damaged is not None:
         return [f for f in findings if f.rule != Rule.DICOM_NO_PIXELS] + [damaged]

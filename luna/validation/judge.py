@@ -67,6 +67,14 @@ def _judge_dicom_patient_ids(
     findings: list[Finding] = []
     for r in reports:
         row = rows_by_file.get(r.filename)
+        if r.dicom_patient_name:
+            findings.extend(
+                dicom_rules.check_patient_name(
+                    r.filename,
+                    name=r.dicom_patient_name,
+                    row=row if row and row.patient_id else None,
+                )
+            )
         if r.dicom_patient_id and row is not None and row.patient_id:
             findings.extend(
                 dicom_rules.check_patient_id(

@@ -80,6 +80,9 @@ class FileReport:
     # A DICOM's non-empty PatientID: allowed only when it equals the manifest row's patient_id,
     # which the dataset-wide pass decides.
     dicom_patient_id: str | None = None
+    # A DICOM's PatientName (not empty, a placeholder or a declared tool's replacement):
+    # allowed only when it is the manifest row's patient_id, which the dataset pass decides.
+    dicom_patient_name: str | None = None
 
     @property
     def kind(self) -> FileKind:

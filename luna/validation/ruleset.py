@@ -44,12 +44,15 @@ class Rule(StrEnum):
     DICOM_BURNED_IN = "dicom.burned_in"
     DICOM_NO_PIXELS = "dicom.no_pixels"
     DICOM_UNSUPPORTED_SYNTAX = "dicom.unsupported_syntax"
+    DICOM_QUASI_IDENTIFIER = "dicom.quasi_identifier"
     DATASET_EMPTY = "dataset.empty"
     DATASET_DUPLICATE_IMAGE = "dataset.duplicate_image"
     DATASET_PATIENT_LEAKAGE = "dataset.patient_leakage"
 
 
-WARNINGS: Final = frozenset({Rule.IMAGE_NOT_GRAYSCALE, Rule.IMAGE_METADATA})
+WARNINGS: Final = frozenset(
+    {Rule.IMAGE_NOT_GRAYSCALE, Rule.IMAGE_METADATA, Rule.DICOM_QUASI_IDENTIFIER}
+)
 SEVERITY: Final[dict[str, Severity]] = {
     rule.value: ("warning" if rule in WARNINGS else "error") for rule in Rule
 }
@@ -126,20 +129,7 @@ GRAY_CHANNEL_TOLERANCE: Final = 2
 
 XRAY_MODALITIES: Final = ("CR", "DX", "RG")
 GRAYSCALE_PHOTOMETRICS: Final = ("MONOCHROME1", "MONOCHROME2")
-# Attributes that identify a person or a place; PatientID is judged against the manifest row.
-PHI_KEYWORDS: Final = (
-    "PatientName",
-    "PatientBirthDate",
-    "PatientAddress",
-    "PatientTelephoneNumbers",
-    "OtherPatientIDs",
-    "OtherPatientNames",
-    "ReferringPhysicianName",
-    "PerformingPhysicianName",
-    "OperatorsName",
-    "InstitutionName",
-    "InstitutionAddress",
-)
+# Which DICOM attributes identify someone (PS3.15): luna/validation/deid.py.
 
 # --- embedded metadata in PNG/JPEG ---------------------------------------------------------
 

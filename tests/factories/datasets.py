@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from pydicom.dataset import Dataset
 from pydicom.uid import MPEG2MPML
 
 from luna.validation import SEVERITY, DeclaredFile
 
-from .dicom import dicom, encoded_as
+from .dicom import dicognito_deidentified, dicom, dicom_with, encoded_as, identified
 from .images import (
     gif,
     jpeg,
@@ -361,6 +362,44 @@ def _clean() -> list[DatasetSpec]:
             "clean-dicom-pseudonym",
             "DICOM PatientID equal to the manifest's patient_id",
             pseudonymised,
+            rows=rows,
+        )
+    )
+
+    specs.append(
+        build_spec(
+            "clean-dicom-name-pseudonym",
+            "DICOM PatientName and PatientID both equal to the manifest's patient_id",
+            {
+                name: dicom_with(
+                    dicom(seed=i, patient_id=row["patient_id"]),
+                    lambda ds, p=row["patient_id"]: setattr(ds, "PatientName", p),
+                )
+                for i, (name, row) in enumerate(zip(files, rows, strict=True))
+            },
+            rows=rows,
+        )
+    )
+    specs.append(
+        build_spec(
+            "clean-dicom-placeholders",
+            "DICOM de-identified with placeholders: ANONYMOUS, ANONYMIZED, 00010101, ^^^^",
+            {name: dicom_with(dicom(seed=i), _placeholders) for i, name in enumerate(files)},
+            rows=rows,
+        )
+    )
+    specs.append(
+        build_spec(
+            "clean-dicom-dicognito",
+            "identified DICOMs de-identified by dicognito (PatientIdentityRemoved YES), "
+            "PatientID set to the pseudonym",
+            {
+                name: dicognito_deidentified(
+                    dicom_with(dicom(seed=i), _identified_without_private),
+                    pseudonym=row["patient_id"],
+                )
+                for i, (name, row) in enumerate(zip(files, rows, strict=True))
+            },
             rows=rows,
         )
     )
@@ -728,12 +767,51 @@ def _dicom() -> list[DatasetSpec]:
             {"dicom.no_pixels"},
         ),
         swap(
+            "dicom.phi--nested",
+            dicom_with(dicom(seed=3), _nested_name),
+            "a patient name inside ReferencedPatientSequence",
+            {"dicom.phi"},
+        ),
+        swap(
+            "dicom.quasi_identifier",
+            dicom_with(dicom(seed=3), _quasi_identifiers),
+            "study date, station name and a private tag set (warning only)",
+            {"dicom.quasi_identifier"},
+        ),
+        swap(
             "dicom.unsupported_syntax",
             encoded_as(MPEG2MPML, dicom(seed=3)),
             "pixel data encoded as MPEG-2 video",
             {"dicom.unsupported_syntax"},
         ),
     ]
+
+
+def _nested_name(ds: Any) -> None:
+    referenced = Dataset()
+    referenced.PatientName = "Doe^John"
+    ds.ReferencedPatientSequence = [referenced]
+
+
+def _quasi_identifiers(ds: Any) -> None:
+    ds.StudyDate = "20240131"
+    ds.StationName = "XR-ROOM-3"
+    ds.add_new(0x00090010, "LO", "ACME_PRIVATE")
+    ds.add_new(0x00091001, "LO", "ward 7 portable")
+
+
+def _identified_without_private(ds: Any) -> None:
+    identified(ds)
+    del ds[0x00091001]  # dicognito keeps private tags: they would (rightly) warn
+    del ds[0x00090010]
+
+
+def _placeholders(ds: Any) -> None:
+    ds.PatientName = "ANONYMOUS"
+    ds.InstitutionName = "ANONYMIZED"
+    ds.PatientBirthDate = "00010101"
+    ds.OperatorsName = "^^^^"
+    ds.ReferringPhysicianName = "REMOVED"
 
 
 def _dataset() -> list[DatasetSpec]:

@@ -12,6 +12,7 @@ encoded_as(MPEG2MPML, dicom(seed=9))                     # claims a syntax, fram
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import numpy as np
 import pydicom
@@ -134,3 +135,42 @@ def _add_pixels(ds: Dataset, width: int, height: int, *, seed: int, photometric:
     if photometric == "MONOCHROME1":  # CR films often store brightness inverted
         pixels = (4095 - pixels).astype(np.uint16)
     ds.PixelData = pixels.astype("<u2").tobytes()
+
+
+def dicom_with(data: bytes, change: Callable[[Dataset], object]) -> bytes:
+    """`data` (a DICOM file) read, changed by `change(ds)`, written again."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    change(ds)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def identified(ds: Dataset) -> None:
+    """What a hospital export carries: names, ids, dates, a station, nested and private."""
+    ds.PatientName = "Doe^John"
+    ds.PatientID = "MRN-4711"
+    ds.PatientBirthDate = "19600214"
+    ds.InstitutionName = "St. Elsewhere"
+    ds.ReferringPhysicianName = "House^Gregory"
+    ds.StudyDate, ds.StudyTime = "20240131", "101500"
+    ds.StationName = "XR-ROOM-3"
+    ds.AccessionNumber = "ACC-99812"
+    referenced = Dataset()
+    referenced.PatientName = "Doe^John"
+    referenced.PatientID = "MRN-4711"
+    ds.ReferencedPatientSequence = [referenced]
+    ds.add_new(0x00090010, "LO", "ACME_PRIVATE")
+    ds.add_new(0x00091001, "LO", "Doe John, ward 7")
+
+
+def dicognito_deidentified(data: bytes, *, pseudonym: str) -> bytes:
+    """dicognito (a PS3.15 de-identifier) over the file, then PatientID set to the manifest's
+    pseudonym as a team's export script does."""
+    from dicognito.anonymizer import Anonymizer
+
+    def change(ds: Dataset) -> None:
+        Anonymizer().anonymize(ds)
+        ds.PatientID = pseudonym
+
+    return dicom_with(data, change)

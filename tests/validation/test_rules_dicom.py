@@ -7,6 +7,7 @@ import io
 import pydicom
 import pytest
 from factories import dicom
+from factories.dicom import dicognito_deidentified, dicom_with, identified
 from pydicom.data import get_testdata_file
 from pydicom.uid import MPEG2MPML, ExplicitVRLittleEndian
 
@@ -20,7 +21,7 @@ from luna.validation.dicom_syntax import (
 )
 from luna.validation.manifest_csv import ManifestRow
 from luna.validation.raster import DecodeError
-from luna.validation.rules.dicom import check_header, check_patient_id
+from luna.validation.rules.dicom import check_header, check_patient_id, check_patient_name
 
 
 def header_of(data: bytes):  # type: ignore[no-untyped-def]
@@ -45,7 +46,8 @@ def test_a_clean_radiograph_passes_and_decodes() -> None:
         (dicom(modality="CT"), ["dicom.not_xray"]),
         (dicom(modality=""), ["dicom.not_xray"]),
         (dicom(modality="RG"), []),
-        (dicom(phi={"PatientName": "Doe^John"}), ["dicom.phi"]),
+        (dicom(phi={"PatientName": "Doe^John"}), []),  # judged against the row: below
+        (dicom(phi={"PatientBirthDate": "19700101"}), ["dicom.phi"]),
         (dicom(phi={"PatientName": ""}), []),
         (dicom(phi={"OperatorsName": "Smith^A", "InstitutionAddress": "Main St 1"}), ["dicom.phi"]),
         (dicom(burned_in="YES"), ["dicom.burned_in"]),
@@ -60,12 +62,92 @@ def test_header_rules(data: bytes, expected: list[str]) -> None:
 
 def test_phi_message_names_every_attribute() -> None:
     (finding,) = check_header(
-        "a.dcm", header_of(dicom(phi={"PatientName": "Doe^John", "PatientBirthDate": "19700101"}))
+        "a.dcm",
+        header_of(dicom(phi={"OperatorsName": "Roe^Ann", "PatientBirthDate": "19700101"})),
     )
     assert (
-        "PatientName ('Doe^John')" in finding.message
+        "OperatorsName ('Roe^Ann')" in finding.message
         and "PatientBirthDate ('19700101')" in finding.message
     )
+
+
+def test_a_nested_patient_name_is_named_by_its_path() -> None:
+    def nest(ds: pydicom.Dataset) -> None:
+        referenced = pydicom.Dataset()
+        referenced.PatientName = "Doe^John"
+        other = pydicom.Dataset()
+        other.PatientID = "MRN-4711"
+        ds.ReferencedPatientSequence = [referenced]
+        ds.OtherPatientIDsSequence = [other]
+
+    (finding,) = check_header("a.dcm", header_of(dicom_with(dicom(), nest)))
+    assert finding.rule == "dicom.phi"
+    assert "ReferencedPatientSequence[0].PatientName ('Doe^John')" in finding.message
+    assert "OtherPatientIDsSequence[0].PatientID ('MRN-4711')" in finding.message
+
+
+@pytest.mark.parametrize("value", ["ANONYMOUS", "anonymized", "^^^^", "REMOVED", "", "  ", "XXX"])
+def test_placeholders_de_identification_tools_write_are_not_names(value: str) -> None:
+    header = header_of(dicom(phi={"PatientName": value, "OperatorsName": value}))
+    assert header.patient_name == ""
+    assert check_header("a.dcm", header) == []
+
+
+def test_dummy_dates_are_not_birth_dates() -> None:
+    assert rules(dicom(phi={"PatientBirthDate": "00010101"})) == []
+
+
+def test_quasi_identifiers_warn_with_their_paths() -> None:
+    def add(ds: pydicom.Dataset) -> None:
+        ds.StudyDate, ds.PatientAge, ds.DeviceSerialNumber = "20240131", "054Y", "SN-1"
+        ds.PatientComments = "lives next to the hospital"
+        ds.add_new(0x00291010, "LO", "private note")
+
+    (finding,) = check_header("a.dcm", header_of(dicom_with(dicom(), add)))
+    assert (finding.rule, finding.severity) == ("dicom.quasi_identifier", "warning")
+    for said in ("StudyDate", "PatientAge", "DeviceSerialNumber", "PatientComments", "(0029,1010)"):
+        assert said in finding.message
+
+
+def test_a_declared_de_identification_keeps_the_tools_replacements() -> None:
+    def declared(ds: pydicom.Dataset) -> None:
+        identified(ds)
+        del ds[0x00091001]
+        del ds[0x00090010]
+        ds.PatientID = ""
+        ds.PatientIdentityRemoved = "YES"
+        ds.DeidentificationMethod = "a PS3.15 tool"
+
+    header = header_of(dicom_with(dicom(), declared))
+    assert check_header("a.dcm", header) == []
+    assert header.patient_name == ""
+
+
+def test_identity_removed_without_a_method_is_not_a_declaration() -> None:
+    def half(ds: pydicom.Dataset) -> None:
+        identified(ds)
+        ds.PatientIdentityRemoved = "YES"
+
+    assert "dicom.phi" in rules(dicom_with(dicom(), half))
+
+
+def test_dicognito_output_passes_the_header_rules() -> None:
+    data = dicognito_deidentified(dicom_with(dicom(), identified), pseudonym="LUNA-1")
+    header = header_of(data)
+    assert [f.rule for f in check_header("a.dcm", header)] == ["dicom.quasi_identifier"]
+    assert "(0009,1001) (private)" in check_header("a.dcm", header)[0].message
+    assert header.patient_id == "LUNA-1" and header.patient_name == ""
+
+
+def test_patient_name_may_hold_the_rows_pseudonym() -> None:
+    row = ManifestRow(row=4, filename="a.dcm", patient_id="LUNA-1", label="Mass", split="", view="")
+    assert check_patient_name("a.dcm", name="LUNA-1", row=row) == []
+    assert check_patient_name("a.dcm", name="LUNA-1^^^^", row=row) == []
+    (finding,) = check_patient_name("a.dcm", name="Doe^Jane", row=row)
+    assert (finding.rule, finding.row) == ("dicom.phi", 4)
+    assert "'Doe^Jane'" in finding.message and "'LUNA-1'" in finding.message
+    (unlisted,) = check_patient_name("a.dcm", name="Doe^Jane", row=None)
+    assert unlisted.rule == "dicom.phi"
 
 
 def test_patient_id_is_judged_against_the_row() -> None:

@@ -231,3 +231,21 @@ async def test_uploads_through_the_public_name_reach_the_store(
         assert urlsplit(presigned.url).hostname == "localhost"
         assert await upload(store, key, b"abc", "image/png") == 200
         assert (await store.head(key)) is not None
+
+
+async def test_a_bucket_luna_creates_lets_browsers_put_to_its_urls(
+    s3_settings: SettingsFactory,
+) -> None:
+    # moto answers any preflight, so the rule itself is what is checked here; the web console
+    # test (tests/browser) makes the cross-origin PUTs.
+    settings = s3_settings(
+        minio_bucket=f"luna-test-cors-{secrets.token_hex(4)}",
+        cors_origins=["https://luna.example.org"],
+    )
+    async with s3_store(settings) as store:
+        await store.ensure_bucket()
+        rules = (await store._client.get_bucket_cors(Bucket=store.bucket))["CORSRules"]
+    (rule,) = rules
+    assert rule["AllowedOrigins"] == ["https://luna.example.org"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert rule["AllowedHeaders"] == ["*"] and rule["ExposeHeaders"] == ["ETag"]

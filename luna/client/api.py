@@ -278,7 +278,18 @@ class LunaApi:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise problem_from(response.status, response.reason or "", raw)
+                    raise problem_from(
+                        response.status,
+                        response.reason or "",
+                        raw,
+                        content_type=response.content_type,
+                        server_url=self.server_url,
+                    )
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+            raise ServerUnreachable(
+                f"{self.server_url!r} is not a URL luna can be reached at: "
+                f"{server_url_problem(self.server_url) or exc}"
+            ) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             raise ServerUnreachable(
                 f"cannot reach luna at {self.server_url}: {describe_connection_error(exc)}"
@@ -287,7 +298,10 @@ class LunaApi:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise ApiError(
-                response.status, f"{method} {path} answered something that is not JSON"
+                response.status,
+                f"{self.server_url} answered {method} {path} with "
+                f"{_what(response.content_type)}, not luna's JSON: is it luna's address "
+                "(--server or LUNA_SERVER)?",
             ) from exc
         if not isinstance(body, dict):
             raise ApiError(response.status, f"{method} {path} answered an unexpected body")
@@ -320,8 +334,16 @@ def _target(entry: dict[str, Any]) -> UploadTarget:
     )
 
 
-def problem_from(status: int, reason: str, raw: bytes) -> ApiError:
-    """An `ApiError` from a problem+json body, or from whatever else came back."""
+def problem_from(
+    status: int,
+    reason: str,
+    raw: bytes,
+    *,
+    content_type: str = "",
+    server_url: str = "",
+) -> ApiError:
+    """An `ApiError` from a problem+json body; from anything else (a proxy's or another
+    server's error page), one line saying what came back instead of the page itself."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -334,8 +356,36 @@ def problem_from(status: int, reason: str, raw: bytes) -> ApiError:
             title=str(body.get("title", "")),
             errors=errors if isinstance(errors, list) else None,
         )
-    text = raw.decode(errors="replace").strip()[:200]
-    return ApiError(status, text or reason or "no detail given", title=reason)
+    text = raw.decode(errors="replace").strip()
+    if not text or (content_type == "text/plain" and "\n" not in text and len(text) <= 200):
+        return ApiError(status, text or reason or "no detail given", title=reason)
+    where = server_url or "the server"
+    because = f" ({reason})" if reason else ""
+    return ApiError(
+        status,
+        f"{where} answered with {_what(content_type)}{because}, not luna's problem+json: "
+        "is it luna's address (--server or LUNA_SERVER)?",
+    )
+
+
+def _what(content_type: str) -> str:
+    kinds = {"text/html": "an HTML page", "application/json": "JSON", "text/plain": "text"}
+    return kinds.get(content_type, f"a {content_type} body" if content_type else "a body")
+
+
+def server_url_problem(url: str) -> str | None:
+    """What is wrong with a server URL a person typed, in words that say how to fix it."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return "it is not a URL; write it as http://HOST:PORT"
+    if parsed.scheme not in ("http", "https"):
+        if not parsed.scheme or parsed.host is None:
+            return f"add http:// (or https://) in front of it: http://{url}"
+        return f"luna speaks http:// or https://, not {parsed.scheme}://"
+    if not parsed.host:
+        return "it names no host; write it as http://HOST:PORT"
+    return None
 
 
 def describe_connection_error(exc: BaseException) -> str:

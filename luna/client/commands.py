@@ -13,11 +13,14 @@ import argparse
 import asyncio
 import getpass
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
+from luna.client.api import server_url_problem
 from luna.client.constants import DEFAULT_PARALLEL_UPLOADS, DEFAULT_SERVER_URL, MAX_PARALLEL_UPLOADS
 from luna.client.errors import CredentialsMissing
 from luna.client.resume import user_state_dir
@@ -41,7 +44,9 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
             "not finish."
         ),
     )
-    submit.add_argument("directory", type=Path, metavar="DIR")
+    submit.add_argument(
+        "directory", type=Path, metavar="DIR", help="the dataset: manifest.csv and its images"
+    )
     submit.add_argument(
         "--server",
         default=None,
@@ -75,9 +80,13 @@ def add_client_commands(commands: argparse._SubParsersAction) -> None:
     example = commands.add_parser(
         "example-dataset",
         help="write a small example dataset to try luna submit with",
+        description="Write a small, valid dataset (PNG and JPEG chest X-rays of a few "
+        "patients, and its manifest.csv) to DIR, which must be new or empty.",
     )
-    example.add_argument("directory", type=Path, metavar="DIR")
-    example.add_argument("--images", type=_positive, default=12, metavar="N")
+    example.add_argument("directory", type=Path, metavar="DIR", help="where to write it")
+    example.add_argument(
+        "--images", type=_positive, default=12, metavar="N", help="how many images (default 12)"
+    )
     example.add_argument(
         "--broken",
         action="store_true",
@@ -100,6 +109,11 @@ def run_client_command(
     if args.command == "submit":
         env = os.environ if environ is None else environ
         options = submit_options(args, environ=env)
+        problem = server_url_problem(options.server_url)
+        if problem is not None:
+            given = "--server" if args.server else "LUNA_SERVER"
+            err.write(f"luna submit: {given} {options.server_url!r}: {problem}\n")
+            return EXIT_NOT_FINISHED
         try:
             return asyncio.run(
                 submit_directory(
@@ -167,8 +181,25 @@ def run_example_dataset(args: argparse.Namespace, *, out: TextIO, err: TextIO) -
     out.write(f"wrote {images} images of {patients} and manifest.csv to {example.directory}\n")
     for mistake in example.mistakes:
         out.write(f"  mistake on purpose: {mistake}\n")
-    out.write(f"submit it with: luna submit {example.directory}\n")
+    server = os.environ.get("LUNA_SERVER") or DEFAULT_SERVER_URL
+    out.write(f"submit it with: {luna_command()} submit {example.directory}\n")
+    out.write(f"  (to luna at {server}: set LUNA_SERVER or give --server for another address)\n")
     return 0
+
+
+def luna_command() -> str:
+    """How to run this luna again: `luna` when that is what PATH finds, else this Python
+    with `-m luna` (`.venv/bin/python -m luna` after `make run`)."""
+    python = Path(sys.executable)
+    beside = python.parent / "luna"
+    found = shutil.which("luna")
+    if found is not None and Path(found).absolute() == beside.absolute():
+        return "luna"
+    try:
+        shown = python.relative_to(Path.cwd())
+    except ValueError:
+        shown = python
+    return f"{shlex.quote(str(shown))} -m luna"
 
 
 def _parallel(value: str) -> int:

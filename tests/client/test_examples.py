@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 
 from luna.client import add_client_commands, run_client_command
+from luna.client.commands import luna_command
 from luna.examples import DirectoryNotEmpty, plan_rows, write_example_dataset
 from luna.validation import DeclaredFile, FileInspector, judge_dataset
 
@@ -80,7 +81,7 @@ def test_the_command_writes_a_dataset_and_refuses_to_overwrite(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     args = parser.parse_args(["example-dataset", str(target), "--images", "3"])
     assert run_client_command(args, out=out, err=err) == 0
-    assert f"submit it with: luna submit {target}" in out.getvalue()
+    assert f"submit it with: {luna_command()} submit {target}\n" in out.getvalue()
     assert (target / "manifest.csv").read_text().count("\n") == 4
 
     assert run_client_command(args, out=out, err=err) == 2

@@ -111,3 +111,7 @@ MAX_PART_URLS_PER_REQUEST: Final = 1000
 # Store calls (create, list, complete) one request keeps in flight: enough to hide latency,
 # few enough not to crowd out the validators' reads.
 MULTIPART_STORE_CONCURRENCY: Final = 8
+
+# `upload/urls` asks the store whether each file is already there: a HEAD per file, this many
+# at once, so resuming a 100,000-file dataset takes seconds without flooding the store.
+STORED_LOOKUPS_IN_FLIGHT: Final = 32

@@ -62,6 +62,8 @@ class UploadTarget:
     headers: dict[str, str]
     s3_key: str
     multipart: MultipartPlan | None = None
+    # `upload/urls` only: the store already holds the whole file with its declared size.
+    stored: bool = False
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,7 @@ def _target(entry: dict[str, Any]) -> UploadTarget:
             if isinstance(multipart, dict)
             else None
         ),
+        stored=entry.get("stored") is True,
     )
 
 

@@ -12,8 +12,9 @@ the local check), 2 not finished.
 Resuming: once `upload/start` answers, the submission is remembered (`luna.client.resume`)
 until `upload/complete` succeeds. Run again on the same directory, with the same files (names,
 sizes, SHA-256), server and user, while the dataset still uploads, it continues that dataset:
-fresh URLs from `upload/urls` for the files sent whole (they are small, so all are sent
-again), and for files in parts only the parts `GET /upload/parts` does not list. Anything else
+fresh URLs from `upload/urls`, which also says which files the store already holds whole
+(those are skipped, whatever their size), and for files in parts only the parts
+`GET /upload/parts` does not list are sent. Anything else
 (files changed, dataset gone or completed, `restart=True`) starts a new dataset, saying why.
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -75,10 +76,12 @@ class SubmitOptions:
 
 @dataclass(frozen=True)
 class Resumed:
-    """What is already stored of a resumed dataset: part numbers by file_id, and bytes."""
+    """What is already stored of a resumed dataset: whole files and part numbers by file_id,
+    and bytes."""
 
     stored_parts: dict[int, frozenset[int]]
     stored_bytes: int
+    stored_files: frozenset[int] = frozenset()
 
 
 async def submit_directory(
@@ -236,11 +239,19 @@ class _Submission:
             )
             return None
         self.dataset_id = dataset_id
-        resumed = await self.stored_parts(api, plan)
-        total = sum(f.size_bytes for f in files)
+        in_parts = await self.stored_parts(api, plan)
+        sizes = {f.filename: f.size_bytes for f in files}
+        whole = [t for t in plan.targets if t.stored]
+        resumed = Resumed(
+            stored_parts=in_parts.stored_parts,
+            stored_bytes=in_parts.stored_bytes + sum(sizes[t.filename] for t in whole),
+            stored_files=frozenset(t.file_id for t in whole),
+        )
+        total = sum(sizes.values())
         self.say(
-            f"dataset {dataset_id}: resuming the interrupted submission "
-            f"({format_bytes(resumed.stored_bytes)} of {format_bytes(total)} already stored)"
+            f"dataset {dataset_id}: resuming the interrupted submission ({len(whole)} of "
+            f"{len(files)} files, {format_bytes(resumed.stored_bytes)} of "
+            f"{format_bytes(total)} already stored)"
         )
         return plan, resumed
 
@@ -318,13 +329,22 @@ class _Submission:
     ) -> None:
         total = sum(f.size_bytes for f in files)
         already = resumed.stored_bytes if resumed is not None else 0
-        stored_note = f", {format_bytes(already)} of it already stored" if already else ""
+        skipped = resumed.stored_files if resumed is not None else frozenset()
+        if already:
+            what = (
+                f"what is missing: {len(files) - len(skipped)} of {len(files)} files, "
+                f"{format_bytes(total - already)} of {format_bytes(total)},"
+            )
+        else:
+            what = f"{len(files)} files ({format_bytes(total)})"
         self.say(
-            f"dataset {plan.dataset_id}: uploading {len(files)} files ({format_bytes(total)}"
-            f"{stored_note}) with {self.options.parallel} in parallel"
+            f"dataset {plan.dataset_id}: uploading {what} with {self.options.parallel} in parallel"
         )
         bar = self.progress(total, label="uploading", unit="bytes", done=already)
-        done_files = 0
+        done_files = len(skipped)
+        if skipped:
+            bar.detail = f"{done_files}/{len(files)} files"
+            plan = replace(plan, targets=tuple(t for t in plan.targets if t.file_id not in skipped))
 
         def file_done(_: LocalFile) -> None:
             nonlocal done_files

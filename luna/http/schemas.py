@@ -63,6 +63,11 @@ class UploadUrl(Body):
     method: Literal["PUT"]
     headers: dict[str, str]
     multipart: MultipartPlan | None = None
+    stored: bool | None = Field(
+        default=None,
+        description="`upload/urls` only: the store already holds this file whole, with its "
+        "declared size; a resuming client need not send it again.",
+    )
 
 
 class UploadStarted(Body):

@@ -82,6 +82,7 @@ async def test_an_interrupted_submission_resumes_with_exactly_the_missing_parts(
     await interrupted(luna, submit, store, example.directory, parts=2)
     first_parts = store.parts_stored(example.large)
     assert len(first_parts) == 2
+    first_whole = store.whole_puts()
     [saved] = luna.saved_submissions()
     [dataset] = await datasets_of(luna)
     assert dataset["status"] == "uploading"
@@ -91,14 +92,48 @@ async def test_an_interrupted_submission_resumes_with_exactly_the_missing_parts(
 
     assert result.code == 0, result.err + result.out
     assert f"dataset {dataset['dataset_id']}: resuming the interrupted submission" in result.err
-    assert "10.0 MiB of" in result.err  # the two stored parts were known before sending
+    # The two stored parts (10.0 MiB) and the small files stored whole were known before sending.
+    resuming = re.search(
+        r"\((\d+) of 5 files, ([\d.]+) MiB of [\d.]+ MiB already stored\)", result.err
+    )
+    assert resuming is not None, result.err
+    assert int(resuming[1]) == len(first_whole) and float(resuming[2]) >= 10.0
     assert store.parts_stored(example.large) == [n for n in PARTS if n not in first_parts]
-    assert store.whole_puts() == names(example)  # small files go again, once each
+    # Small files stored whole by the first run are not sent again; the others once each.
+    assert store.whole_puts() == sorted(set(names(example)) - set(first_whole))
     assert "ACCEPTED" in result.out
     [after] = await datasets_of(luna)
     assert after["dataset_id"] == dataset["dataset_id"]
     assert after["verdict"] == "accepted"
     assert not saved.exists()
+
+
+async def test_a_resumed_submission_sends_only_the_files_the_store_does_not_hold(
+    start_luna, submit, example, flaky_store
+):
+    store, store_url = flaky_store
+    directory = example(images=6)
+    luna = await start_luna(minio_public_endpoint=store_url, luna_validators=1)
+    victim = sorted(p.name for p in (directory / "images").iterdir())[0]
+    store.faults[victim] = ["503"] * 5  # every attempt refused: the first run cannot finish
+
+    first = await submit(["--server", luna.url, str(directory)], env=luna.env())
+
+    assert first.code == 2, first.err + first.out
+    assert "run luna submit again to resume it" in first.err
+    assert victim not in store.whole_puts() and len(store.whole_puts()) == 6
+    store.stored.clear()
+    store.faults.clear()
+
+    again = await submit(["--server", luna.url, str(directory)], env=luna.env())
+
+    assert again.code == 0, again.err + again.out
+    assert store.whole_puts() == [victim]  # the six stored files were not sent again
+    assert re.search(
+        r"resuming the interrupted submission \(6 of 7 files, [\d.]+ \w?i?B of", again.err
+    )
+    assert re.search(r"uploading what is missing: 1 of 7 files", again.err)
+    assert "ACCEPTED" in again.out
 
 
 async def test_changed_files_start_a_new_dataset_with_every_part(

@@ -7,13 +7,16 @@ resume the same dataset after the URLs `upload/start` gave it have expired.
 
 Each entry has `upload/start`'s shape: a single-PUT URL (null only where one PUT cannot carry
 the file) and, for a file whose multipart upload is still open, its part plan, so the client
-asks `GET /upload/parts` which parts arrived and sends only the rest. Without `file_ids`,
+asks `GET /upload/parts` which parts arrived and sends only the rest. `stored` says whether the
+store already holds the file whole with its declared size (an earlier PUT got through), so the
+client skips it, whatever its size; its declared SHA-256 is still checked by validation. Without `file_ids`,
 every file of the dataset. 404 for an absent dataset or another team's, 409 once it was
 completed, 422 for ids that are not files of the dataset.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -28,6 +31,7 @@ from luna.http.keys import DB, SETTINGS, STORE
 from luna.http.models import MAX_ID, Strict
 from luna.http.requests import caller, parse, read_json_object
 from luna.http.responses import json_response
+from luna.storage.base import ObjectStore
 from luna.storage.multipart import PartPlan
 
 
@@ -60,6 +64,23 @@ def _chosen_files(
     return [f for f in files if int(f["file_id"]) in wanted]
 
 
+async def _stored_whole(store: ObjectStore, files: list[asyncpg.Record]) -> set[int]:
+    """The ids of `files` the store holds with exactly their declared size."""
+    lookups = asyncio.Semaphore(constants.STORED_LOOKUPS_IN_FLIGHT)
+
+    async def holds(f: asyncpg.Record) -> bool:
+        async with lookups:
+            info = await store.head(f["s3_key"])
+        return info is not None and info.size_bytes == f["size_bytes"]
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            checks = [(int(f["file_id"]), group.create_task(holds(f))) for f in files]
+    except ExceptionGroup as failures:  # the store failed: its BackendUnavailable is the 503
+        raise failures.exceptions[0] from None
+    return {file_id for file_id, check in checks if check.result()}
+
+
 async def fresh_upload_urls(request: web.Request) -> web.Response:
     """POST /api/v1/upload/urls {dataset_id, file_ids?}: new single-PUT URLs."""
     who = caller(request)
@@ -76,6 +97,7 @@ async def fresh_upload_urls(request: web.Request) -> web.Response:
         part_sizes = await queries.fetch_open_part_sizes(conn, dataset_id)
     chosen = _chosen_files(files, body.file_ids, dataset_id=dataset_id)
     store = request.app[STORE]
+    stored = await _stored_whole(store, [f for f in chosen if int(f["file_id"]) not in part_sizes])
     expires_in_s = request.app[SETTINGS].luna_upload_url_expires_s
     entries: list[dict[str, Any]] = []
     for f in chosen:
@@ -92,6 +114,7 @@ async def fresh_upload_urls(request: web.Request) -> web.Response:
             "s3_key": f["s3_key"],
             "method": upload.method,
             "headers": upload.headers,
+            "stored": int(f["file_id"]) in stored,
         }
         part_size_bytes = part_sizes.get(int(f["file_id"]))
         if part_size_bytes is not None:

@@ -218,6 +218,25 @@ async def test_as_make_run_the_organiser_drops_the_example_and_sees_it_accepted(
         assert verdict.startswith("ACCEPTED"), verdict
         assert part_puts, "the large files went in parts"
         assert not page.errors
+
+        # The store refusing a file (here every PUT, even with a fresh URL): the page says
+        # which file and what to do.
+        async def refuse(route: Any) -> None:
+            await route.fulfill(
+                status=403,
+                content_type="application/xml",
+                body="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+            )
+
+        await page.route("**/store/**", refuse)
+        await page.set_input_files("#folder-input", str(example))
+        await page.wait_for_selector("#preflight p")
+        await page.click("#upload-button")
+        message = await page.wait_for_selector("#message:not([hidden])")
+        text = await message.text_content() or ""
+        assert "The store refused" in text and "Request has expired" in text, text
+        assert "Start the upload again" in text
+        await page.unroute("**/store/**")
         await page.screenshot(path=tmp_path / "make-run.png", full_page=True)
         await _docs_render_offline(browser, str(client.make_url("")).rstrip("/"), tmp_path)
     finally:

@@ -1,4 +1,4 @@
-"""JSON log lines with request/job context, and the Prometheus metrics luna exports.
+"""JSON log lines (short ones on a terminal) with request/job context, and the Prometheus metrics luna exports.
 
 configure_logging("INFO")
 with log_context(dataset_id=17, job_id=17): log.info("validating")
@@ -54,9 +54,26 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class TerminalFormatter(logging.Formatter):
+    """One short line for a person at a terminal (`make run`): time, level, message, context."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {**(_context.get() or {})}
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            fields.update(extra)
+        line = f"{time.strftime('%H:%M:%S', time.localtime(record.created))} "
+        line += f"{record.levelname:<7} {record.getMessage()}"
+        line += "".join(f" {key}={value}" for key, value in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 def configure_logging(level: str) -> None:
+    """JSON lines for collectors; short lines when a person watches stderr on a terminal."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TerminalFormatter() if sys.stderr.isatty() else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -45,6 +45,7 @@ async def _log_in(page: Any, account: Any) -> None:
 async def _submit(page: Any, folder: Path) -> str:
     await page.set_input_files("#folder-input", str(folder))
     await page.wait_for_selector("#preflight p")
+    page.preflight = await page.text_content("#preflight")  # type: ignore[attr-defined]
     await page.click("#upload-button")
     await page.wait_for_function(
         "document.querySelector('#verdict').textContent.length > 0", timeout=VERDICT_TIMEOUT_MS
@@ -99,6 +100,9 @@ async def test_teams_submit_and_read_reports_and_the_organiser_sees_everyone(
     await _log_in(page, bob)
     verdict = await _submit(page, broken)
     assert verdict.startswith("REJECTED"), verdict
+    # The browser saw the manifest's mistakes before anything was uploaded.
+    assert "manifest.bad_label (row" in page.preflight
+    assert "manifest.unlisted_image" in page.preflight
     await page.wait_for_selector("#findings tbody tr")
     findings = await page.query_selector_all("#findings tbody tr")
     assert findings

@@ -7,11 +7,17 @@ Two realistic 1 GiB uploads that must be rejected without being decoded whole:
        data element is ~1 GiB. The file is spooled to disk, its header read from there, and
        the pixel length refused before the pixel data is read.
 
-Run: python bench/memory.py        (goal: peak RSS growth under 64 MiB for each)
+Then (bench/memory_processes.py) the RSS growth of `luna serve` and of `luna worker` while
+each validates the inputs that once amplified memory: a 1,000,000-row manifest, a 30 MB
+single-line manifest and an 8192 x 8192 RGBA 16-bit PNG. That part needs the machine's
+PostgreSQL and RabbitMQ (as bench/liveness.py); `--files-only` skips it.
+
+Run: python bench/memory.py [gib] [--files-only]   (goal: RSS growth under 64 MiB for each)
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import struct
@@ -20,6 +26,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
@@ -121,8 +128,9 @@ def run(name: str, stream: Iterator[bytes], spool_dir: str) -> None:
             print(f"    {finding.message}")
 
 
-def main() -> None:
-    total = int(float(sys.argv[1]) * GiB) if len(sys.argv) > 1 else GiB
+def main() -> int:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    total = int(float(args[0]) * GiB) if args else GiB
     filler = os.urandom(CHUNK)  # incompressible, like real pixel data
     with tempfile.TemporaryDirectory(prefix="luna-bench-") as spool_dir:
         print(
@@ -130,7 +138,13 @@ def main() -> None:
         )
         run("huge.png", png_stream(total, filler), spool_dir)
         run("huge.dcm", dicom_stream(total, filler), spool_dir)
+    if "--files-only" in sys.argv:
+        return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import memory_processes
+
+    return asyncio.run(memory_processes.main())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

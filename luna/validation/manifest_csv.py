@@ -258,11 +258,10 @@ class ManifestReader:
         self._rows.append(self._row(record, number))
 
     def _row(self, record: list[str], number: int) -> ManifestRow:
-        def value(column: str) -> str:
+        values = []
+        for column in KNOWN_COLUMNS:  # filename, patient_id, label, split, view
             index = self._positions.get(column)
-            if index is None or index >= len(record):
-                return ""
-            text = record[index].strip()
+            text = record[index].strip() if index is not None and index < len(record) else ""
             if len(text) > MANIFEST_MAX_FIELD_CHARS:
                 raise ManifestUnreadable(
                     f"row {number}: the '{column}' value is {len(text)} characters long, over "
@@ -270,16 +269,16 @@ class ManifestReader:
                     "separators",
                     row=number,
                 )
-            # Labels, splits and views repeat on every row: keep one copy of each.
-            return self._values.setdefault(text, text) if len(text) < 64 else text
-
+            values.append(text)
+        filename, patient_id, label, split, view = values
+        shared = self._values  # labels, splits and views repeat: one copy of each
         return ManifestRow(
             row=number,
-            filename=value("filename"),
-            patient_id=value("patient_id"),
-            label=value("label"),
-            split=value("split"),
-            view=value("view"),
+            filename=filename,
+            patient_id=patient_id,
+            label=shared.setdefault(label, label),
+            split=shared.setdefault(split, split),
+            view=shared.setdefault(view, view),
         )
 
 

@@ -193,19 +193,10 @@ def _inflate(fp: IO[bytes], file_end: int) -> io.BytesIO:
         raise DecodeError(f"the deflated data set does not inflate ({exc})") from exc
     if not inflater.eof:
         raise DecodeError("the deflated data set ends early: the file is truncated")
-    extra = inflater.unused_data
-    # Some writers end with gzip's trailer (CRC-32 and length of the inflated bytes), which
-    # DCMTK and pydicom ignore; anything else after the stream is damage.
-    if extra.strip(b"\x00") and extra != _gzip_trailer(out.getbuffer()):
-        raise DecodeError(
-            f"{len(extra)} bytes follow the deflated data set: the file is damaged or truncated"
-        )
+    # Bytes after the stream's end are outside the data set: DCMTK and pydicom ignore them
+    # (some writers leave gzip's CRC and length there).
     out.seek(0)
     return out
-
-
-def _gzip_trailer(inflated: memoryview) -> bytes:
-    return struct.pack("<II", zlib.crc32(inflated), len(inflated) & 0xFFFFFFFF)
 
 
 def _name(tag: int) -> str:

@@ -77,6 +77,10 @@ SSE_WRITE_TIMEOUT_S: Final = 10.0
 # The status body shows the first this many stored files (with `files_total` and
 # `files_truncated`), so it stays a few KiB for any dataset; `/files` pages through all.
 FILES_IN_STATUS: Final = 100
+# Settled jobs' status bodies kept per replica: every dataset of a busy competition day, a
+# status being under 64 KiB; the bytes bound holds whatever the bodies' sizes.
+STATUS_CACHE_ENTRIES: Final = 4096
+STATUS_CACHE_BYTES: Final = 128 * MiB
 FILES_PAGE_DEFAULT: Final = 1000
 FILES_PAGE_MAX: Final = 10_000
 FINDINGS_PAGE_DEFAULT: Final = 100

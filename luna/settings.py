@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     luna_job_time_limit_s: float = Field(default=constants.JOB_TIME_LIMIT_S, gt=0)
     luna_abandon_after_s: float = Field(default=constants.ABANDON_AFTER_S, gt=0)
     luna_shutdown_grace_s: float = Field(default=constants.SHUTDOWN_GRACE_S, ge=0)
+    # Settled jobs' status bodies kept in memory per replica (0 turns the cache off).
+    luna_status_cache_entries: int = Field(default=constants.STATUS_CACHE_ENTRIES, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

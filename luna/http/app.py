@@ -29,10 +29,22 @@ from luna.background import (
 from luna.db import queries
 from luna.errors import Unauthorized
 from luna.events import job_events
-from luna.http.keys import DB, EVENTS, LIMITER, METRICS, QUEUE, ROSTER, SETTINGS, STATE, STORE
+from luna.http.keys import (
+    DB,
+    EVENTS,
+    LIMITER,
+    METRICS,
+    QUEUE,
+    ROSTER,
+    SETTINGS,
+    STATE,
+    STATUS_CACHE,
+    STORE,
+)
 from luna.http.local_store import add_local_store_routes
 from luna.http.middlewares import cors, observe, problems, routed
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
+from luna.http.status_cache import SettledStatuses
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from luna.resources import (
@@ -248,6 +260,9 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[STATE] = {"ready": False, "draining": False, "mode": mode}
+    app[STATUS_CACHE] = SettledStatuses(
+        max_entries=settings.luna_status_cache_entries, max_bytes=constants.STATUS_CACHE_BYTES
+    )
     local = None
     if mode == "serve" and not settings.minio_endpoint:
         local = embedded_store(settings)

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from luna.events import JobEvents
+from luna.http.status_cache import SettledStatuses
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.ratelimit import RateLimiter
@@ -24,4 +25,5 @@ QUEUE = web.AppKey("queue", JobQueue)
 STATE = web.AppKey("state", dict[str, Any])
 LIMITER = web.AppKey("limiter", RateLimiter)
 EVENTS = web.AppKey("events", JobEvents)
+STATUS_CACHE = web.AppKey("status_cache", SettledStatuses)
 ROSTER = web.AppKey("worker_roster", WorkerRoster)

@@ -126,7 +126,7 @@ async def _stream(
             await _send(request, response, "progress", orjson.dumps(progress))
         if row["status"] in SETTLED:
             # The body is read (and its connection back in the pool) before it is written.
-            body, _status = await status_body(db, dataset_id, who)
+            body = await status_body(request, dataset_id, who)
             await _send(request, response, "status", body)
             return
         if time.monotonic() - last_write >= KEEPALIVE_INTERVAL_S:

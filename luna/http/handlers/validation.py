@@ -17,7 +17,7 @@ from luna.auth import Principal
 from luna.db import queries
 from luna.errors import BadRequest, Conflict, NotFound
 from luna.http.handlers.uploads import ABANDONED, visible_dataset
-from luna.http.keys import DB
+from luna.http.keys import DB, STATUS_CACHE
 from luna.http.requests import caller, path_id, query_cursor, query_int
 from luna.http.responses import json_response
 from luna.validation.ruleset import SEVERITY
@@ -46,25 +46,37 @@ def _not_found(dataset_id: int) -> NotFound:
     return NotFound(f"dataset {dataset_id} does not exist or is not your team's")
 
 
-async def status_body(db: Any, dataset_id: int, who: Principal) -> tuple[bytes, str]:
-    """The status body (JSON bytes) and the job's status, in one round trip.
+async def status_body(request: web.Request, dataset_id: int, who: Principal) -> bytes:
+    """The status body as JSON bytes: a settled job's from this replica's memory (its team
+    checked against the caller's), anything else built by PostgreSQL in one round trip.
 
     404 when the dataset is absent or another team's; 409 before upload/complete.
     """
-    row = await queries.fetch_status(db, dataset_id, files_shown=constants.FILES_IN_STATUS)
+    cache = request.app[STATUS_CACHE]
+    kept = cache.get(dataset_id)
+    if kept is not None:
+        team_id, body = kept
+        if team_id != who.team_id and not who.is_admin:
+            raise _not_found(dataset_id)
+        return body
+    row = await queries.fetch_status(
+        request.app[DB], dataset_id, files_shown=constants.FILES_IN_STATUS
+    )
     if row is None or (row["team_id"] != who.team_id and not who.is_admin):
         raise _not_found(dataset_id)
     if row["body"] is None and row["dataset_status"] == "abandoned":
         raise Conflict(ABANDONED.format(id=dataset_id))
     if row["body"] is None:
         raise _still_uploading(dataset_id)
-    return row["body"].encode(), row["status"]
+    body = row["body"].encode()
+    if row["status"] in SETTLED:
+        cache.put(dataset_id, team_id=row["team_id"], body=body)
+    return body
 
 
 async def validation_status(request: web.Request) -> web.Response:
     who = caller(request)
-    dataset_id = path_id(request, "dataset_id")
-    body, _status = await status_body(request.app[DB], dataset_id, who)
+    body = await status_body(request, path_id(request, "dataset_id"), who)
     return web.Response(body=body, content_type="application/json")
 
 

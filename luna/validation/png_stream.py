@@ -207,8 +207,8 @@ class PngStream:
         name = kind.decode("latin-1")
         if not all(65 <= c <= 90 or 97 <= c <= 122 for c in kind):
             raise PngDamaged(
-                f"the chunk at byte {at} has an invalid type {name!r}: the chunk structure is "
-                "damaged from there on"
+                f"the chunk at byte {at} has an invalid type (bytes {kind.hex(' ')}, not four "
+                "letters): the chunk structure is damaged from there on"
             )
         if length > _MAX_CHUNK_LENGTH:
             raise PngDamaged(f"chunk {name} at byte {at} declares an impossible length ({length})")

@@ -76,6 +76,7 @@ def test_an_interlaced_png_holds_every_pass() -> None:
         (GOOD[:50] + bytes([GOOD[50] ^ 1]) + GOOD[51:], "fails its checksum (CRC)"),
         (GOOD[:-1] + bytes([GOOD[-1] ^ 1]), "chunk IEND at byte"),
         (b"\x89PNG\n\x1a\n" + GOOD[8:], "signature is damaged"),
+        (HEAD + b"\x00\x00\x00\x01ID\x00T" + BODY, "invalid type (bytes 49 44 00 54, not four"),
     ],
 )
 def test_damage_is_named(data: bytes, words: str) -> None:

@@ -1,10 +1,10 @@
 """Throughput of FileInspector against the plain decode it wraps.
 
 For the same synthetic chest X-rays (2048 x 2048: PNG 8 and 16-bit, JPEG baseline and
-progressive, DICOM DX 16-bit), time
+progressive, DICOM DX 16-bit uncompressed, JPEG 2000 Lossless and RLE Lossless), time
   baseline: hashlib.sha256(data) + a bare decode with the library luna uses for the format:
             Pillow open+load (PNG), simplejpeg decode (JPEG: libjpeg-turbo, as luna), pydicom
-            dcmread+pixel_array (DICOM)
+            dcmread+pixel_array (DICOM; compressed ones with pylibjpeg's plugins, as luna)
   luna:     FileInspector(declared).feed(1 MiB chunks) + finish()  (hash, sniff, spool,
             header limits, PNG chunk walk and streamed inflate, strict JPEG decode, colour and
             metadata checks)
@@ -26,6 +26,7 @@ from pathlib import Path
 import pydicom
 import simplejpeg
 from PIL import Image
+from pydicom.uid import JPEG2000Lossless, RLELossless
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -44,13 +45,18 @@ def images(side_px: int) -> dict[str, bytes]:
         "d.jpg": jpeg(side_px, side_px, seed=4, progressive=True),
         "e.dcm": dicom(side_px, side_px, seed=5),
         "f.dcm": dicom(side_px, side_px, seed=6, modality="CR", photometric="MONOCHROME1"),
+        "g_j2k.dcm": dicom(side_px, side_px, seed=7, transfer_syntax=JPEG2000Lossless),
+        "h_rle.dcm": dicom(side_px, side_px, seed=8, transfer_syntax=RLELossless),
     }
 
 
 def baseline(name: str, data: bytes) -> None:
     hashlib.sha256(data).hexdigest()
     if name.endswith(".dcm"):
-        pixels = pydicom.dcmread(io.BytesIO(data)).pixel_array
+        ds = pydicom.dcmread(io.BytesIO(data))
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            ds.pixel_array_options(decoding_plugin="pylibjpeg")
+        pixels = ds.pixel_array
         del pixels
     elif name.endswith(".jpg"):
         gray = simplejpeg.decode_jpeg_header(data)[2] == "Gray"

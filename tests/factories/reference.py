@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ DECIDING_TOOL = {"png": "pngcheck", "jpeg": "djpeg"}
 ALLOW_LIST = Path(__file__).resolve().parents[1] / "validation" / "reference_allowlist.toml"
 _EXTENSION = {"png": ".png", "jpeg": ".jpg"}
 _TOOL_SECONDS = 30
+_TOOLS_AT_ONCE = 4
 
 
 @dataclass
@@ -74,15 +76,21 @@ def tool_verdict(tool: str, path: Path) -> tuple[bool, str]:
 
 
 def judge(fmt: str, cases: Iterable[Case], workdir: Path) -> list[Verdicts]:
+    """Every case judged by luna and by each tool (tools run a few at a time: each start
+    costs more than the check)."""
     rows = []
     for case in cases:
         path = workdir / (case.name + _EXTENSION[fmt])
         path.write_bytes(case.data)
         rejected, reason = luna_verdict(fmt, case)
-        row = Verdicts(case=case, luna=rejected, luna_reason=reason)
+        rows.append(Verdicts(case=case, luna=rejected, luna_reason=reason))
+    with ThreadPoolExecutor(max_workers=_TOOLS_AT_ONCE) as pool:
         for tool in TOOLS[fmt]:
-            row.tools[tool], row.tool_output[tool] = tool_verdict(tool, path)
-        rows.append(row)
+            paths = [workdir / (r.case.name + _EXTENSION[fmt]) for r in rows]
+            for row, (rejected, output) in zip(
+                rows, pool.map(lambda p, t=tool: tool_verdict(t, p), paths), strict=True
+            ):
+                row.tools[tool], row.tool_output[tool] = rejected, output
     return rows
 
 

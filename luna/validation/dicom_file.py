@@ -84,11 +84,18 @@ def read_dicom_header(fp: IO[bytes]) -> DicomHeader:
     except DecodeError:
         raise
     except InvalidDicomError as exc:
-        raise DecodeError(f"the DICOM header cannot be read ({exc})") from exc
+        raise DecodeError(
+            "the file meta information (group 0002, after 'DICM') is missing or damaged, so "
+            "the DICOM header cannot be read"
+        ) from exc
     except MemoryError:
         raise
     except Exception as exc:  # pydicom raises many kinds of errors on damaged headers
-        raise DecodeError(f"the DICOM header is damaged ({type(exc).__name__}: {exc})") from exc
+        # Its words are about Python objects, not the file: say what a team member can act on.
+        raise DecodeError(
+            "the DICOM header is damaged: an element's tag, value representation or length "
+            "cannot be read"
+        ) from exc
 
 
 def _unless_placeholder(value: str) -> str:

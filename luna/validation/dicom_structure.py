@@ -190,7 +190,7 @@ def _inflate(fp: IO[bytes], file_end: int) -> io.BytesIO:
             out.write(inflater.decompress(chunk))
         out.write(inflater.flush())
     except zlib.error as exc:
-        raise DecodeError(f"the deflated data set does not inflate ({exc})") from exc
+        raise DecodeError("the deflated data set is damaged: it does not inflate") from exc
     if not inflater.eof:
         raise DecodeError("the deflated data set ends early: the file is truncated")
     # Bytes after the stream's end are outside the data set: DCMTK and pydicom ignore them

@@ -46,4 +46,5 @@ bench: install
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/liveness.py
+	$(BIN)/python bench/status.py
 	$(BIN)/python bench/conformance.py

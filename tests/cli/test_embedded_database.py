@@ -82,8 +82,8 @@ def test_a_killed_serve_leaves_its_database_to_the_next_luna_which_stops_it():
             later = luna("migrate", env=env)
 
             assert later.returncode == 0, later.stderr
-            assert f"luna process {serve.pid} ended without stopping" in later.stderr
             assert wait_until_stopped(database), "the embedded PostgreSQL is still running"
+            assert f"luna process {serve.pid} ended without stopping" in later.stderr
         finally:
             if serve.poll() is None:
                 os.kill(serve.pid, signal.SIGKILL)

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from factories import dicom
 from factories.dicom import dicognito_deidentified, dicom_with, identified
-from pydicom.data import get_testdata_file
+from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.uid import MPEG2MPML, ExplicitVRLittleEndian
 
 from luna.validation.dicom_file import read_dicom_header
@@ -241,3 +241,31 @@ def test_a_damaged_header_is_a_decode_error() -> None:
     with pytest.raises(DecodeError) as caught:
         header_of(b"\x00" * 128 + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00" + b"\xff" * 50)
     assert "Error" not in caught.value.reason and "(" not in caught.value.reason.split(":")[0]
+
+
+def _real_cr() -> bytes:
+    # A real computed radiograph from pydicom's test files (Doe^Archibald, 16 x 16 px).
+    (path,) = [p for p in get_testdata_files() if p.endswith("CR1/6154")]
+    with open(path, "rb") as fp:
+        return fp.read()
+
+
+def test_a_real_radiograph_de_identified_by_dicognito_passes_the_phi_rules() -> None:
+    original = _real_cr()
+    # pydicom's file was de-identified by 'dcanon', which declares it: its name is the tool's.
+    declared = header_of(original)
+    assert declared.identifiers.declared and declared.patient_name == ""
+    assert "dicom.phi" not in rules(original)
+
+    def undeclared(ds: pydicom.Dataset) -> None:
+        del ds.PatientIdentityRemoved
+        del ds.DeidentificationMethod
+
+    identified_cr = dicom_with(original, undeclared)
+    assert header_of(identified_cr).patient_name == "Doe^Archibald"
+    # The team checked the pixels for burned-in text, so dicognito may declare the removal.
+    checked = dicom_with(identified_cr, lambda ds: setattr(ds, "BurnedInAnnotation", "NO"))
+    header = header_of(dicognito_deidentified(checked, pseudonym="LUNA-0007"))
+    assert header.identifiers.declared
+    assert header.patient_name == "" and header.patient_id == "LUNA-0007"
+    assert "dicom.phi" not in {f.rule for f in check_header("a.dcm", header)}

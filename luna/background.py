@@ -82,6 +82,8 @@ async def sweep_abandoned_uploads(
         db, older_than_s=older_than_s, limit=constants.SWEEP_BATCH
     ):
         async with db.acquire() as conn, conn.transaction():
+            if not await queries.try_completion_lock(conn, dataset_id):
+                continue  # being completed right now
             if not await queries.lock_uploading_dataset(conn, dataset_id):
                 continue  # completed meanwhile
             for f in await queries.fetch_stored_files(conn, dataset_id):

@@ -5,13 +5,16 @@ The data layer raises domain errors from `luna.errors`; callers never see SQL de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
+
+from luna import constants
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -82,13 +85,22 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id
 """
 
-INSERT_FILES_SQL = """
-INSERT INTO dataset_files (dataset_id, filename, content_type, size_bytes, sha256, s3_key)
-SELECT $1, f.filename, f.content_type, f.size_bytes, f.sha256, $6 || f.filename
-FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[])
-    AS f (filename, content_type, size_bytes, sha256)
-RETURNING id, filename, s3_key
+# Ids for the declared files, taken from their sequence before the rows are copied in: COPY
+# returns nothing, and the client needs each file's id with its URL.
+ALLOCATE_FILE_IDS_SQL = """
+SELECT nextval(pg_get_serial_sequence('dataset_files', 'id')) FROM generate_series(1, $1)
 """
+COPY_FILES_COLUMNS = (
+    "id",
+    "dataset_id",
+    "filename",
+    "content_type",
+    "size_bytes",
+    "sha256",
+    "s3_key",
+    "part_size_bytes",
+    "multipart_state",
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,14 @@ class NewFile:
     content_type: str
     size_bytes: int
     sha256: str | None
+    # Set for a file that uploads in parts (its upload opens when parts are first asked for).
+    part_size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    file_id: int
+    s3_key: str
 
 
 async def create_dataset(
@@ -107,28 +127,51 @@ async def create_dataset(
     name: str,
     description: str | None,
     files: Sequence[NewFile],
-) -> tuple[int, dict[str, tuple[int, str]]]:
-    """Record a dataset and its declared files; returns its id and {filename: (file_id, key)}."""
+) -> tuple[int, list[StoredFile]]:
+    """Record a dataset and its declared files; returns its id and each file's id and key, in
+    the order of `files`.
+
+    The rows go in by COPY in chunks of `FILE_ROWS_PER_COPY`: 100,000 files take well under a
+    second, where one INSERT per file (or one INSERT of them all with RETURNING) held the
+    transaction for many. Call inside the caller's transaction (the quota check's)."""
     async with conn.transaction():
-        dataset_id = await conn.fetchval(
-            INSERT_DATASET_SQL,
-            team_id,
-            user_id,
-            name,
-            description,
-            len(files),
-            sum(f.size_bytes for f in files),
+        dataset_id = int(
+            await conn.fetchval(
+                INSERT_DATASET_SQL,
+                team_id,
+                user_id,
+                name,
+                description,
+                len(files),
+                sum(f.size_bytes for f in files),
+            )
         )
-        rows = await conn.fetch(
-            INSERT_FILES_SQL,
-            dataset_id,
-            [f.filename for f in files],
-            [f.content_type for f in files],
-            [f.size_bytes for f in files],
-            [f.sha256 for f in files],
-            f"datasets/{dataset_id}/",
-        )
-    return int(dataset_id), {r["filename"]: (int(r["id"]), r["s3_key"]) for r in rows}
+        ids = [int(r[0]) for r in await conn.fetch(ALLOCATE_FILE_IDS_SQL, len(files))]
+        prefix = f"datasets/{dataset_id}/"
+        stored = [
+            StoredFile(file_id, prefix + f.filename) for file_id, f in zip(ids, files, strict=True)
+        ]
+        for first in range(0, len(files), constants.FILE_ROWS_PER_COPY):
+            chunk = range(first, min(first + constants.FILE_ROWS_PER_COPY, len(files)))
+            await conn.copy_records_to_table(
+                "dataset_files",
+                records=[
+                    (
+                        stored[i].file_id,
+                        dataset_id,
+                        files[i].filename,
+                        files[i].content_type,
+                        files[i].size_bytes,
+                        files[i].sha256,
+                        stored[i].s3_key,
+                        files[i].part_size_bytes,
+                        None if files[i].part_size_bytes is None else "planned",
+                    )
+                    for i in chunk
+                ],
+                columns=COPY_FILES_COLUMNS,
+            )
+    return dataset_id, stored
 
 
 FETCH_DATASET_OWNER_SQL = "SELECT id, team_id, status FROM datasets WHERE id = $1"
@@ -397,7 +440,7 @@ async def claim_job(conn: asyncpg.Connection, job_id: int, *, worker: str) -> in
 
 
 FETCH_DECLARED_FILES_SQL = """
-SELECT id AS file_id, filename, content_type, size_bytes, sha256, s3_key
+SELECT id AS file_id, filename, content_type, size_bytes, sha256, s3_key, etag
 FROM dataset_files WHERE dataset_id = $1 ORDER BY id
 """
 
@@ -596,33 +639,59 @@ async def count_uploading(conn: Conn) -> int:
 # ---------------------------------------------------------------- multipart uploads
 
 
-RECORD_MULTIPART_SQL = """
-UPDATE dataset_files f
-SET multipart_upload_id = u.upload_id, part_size_bytes = u.part_size_bytes,
-    multipart_state = 'uploading'
-FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u (file_id, upload_id, part_size_bytes)
-WHERE f.id = u.file_id
+# `upload/complete` of a dataset holds this lock (session-level: no transaction stays open
+# while the store joins parts) from its first look at the open uploads until the dataset is
+# queued; opening an upload for parts takes it shared, so no upload opens unseen meanwhile.
+COMPLETION_LOCK_SQL = "SELECT pg_advisory_lock(hashtext('luna.complete'), ($1 % 2147483647)::int)"
+COMPLETION_UNLOCK_SQL = (
+    "SELECT pg_advisory_unlock(hashtext('luna.complete'), ($1 % 2147483647)::int)"
+)
+TRY_COMPLETION_LOCK_XACT_SQL = """
+SELECT pg_try_advisory_xact_lock(hashtext('luna.complete'), ($1 % 2147483647)::int)
+"""
+COMPLETION_LOCK_SHARED_XACT_SQL = """
+SELECT pg_advisory_xact_lock_shared(hashtext('luna.complete'), ($1 % 2147483647)::int)
 """
 
 
-@dataclass(frozen=True)
-class OpenedMultipart:
-    file_id: int
-    upload_id: str
-    part_size_bytes: int
+@asynccontextmanager
+async def completion_lock(conn: asyncpg.Connection, dataset_id: int) -> AsyncIterator[None]:
+    """Hold the dataset's completion lock on `conn` (outside any transaction)."""
+    await conn.execute(COMPLETION_LOCK_SQL, dataset_id)
+    try:
+        yield
+    finally:
+        await conn.execute(COMPLETION_UNLOCK_SQL, dataset_id)
 
 
-async def record_multipart_uploads(conn: Conn, opened: Sequence[OpenedMultipart]) -> None:
-    await conn.execute(
-        RECORD_MULTIPART_SQL,
-        [o.file_id for o in opened],
-        [o.upload_id for o in opened],
-        [o.part_size_bytes for o in opened],
-    )
+async def try_completion_lock(conn: asyncpg.Connection, dataset_id: int) -> bool:
+    """Inside a transaction: take the completion lock until it ends, unless it is held."""
+    return bool(await conn.fetchval(TRY_COMPLETION_LOCK_XACT_SQL, dataset_id))
+
+
+OPEN_MULTIPART_SQL = """
+UPDATE dataset_files f SET multipart_upload_id = $3, multipart_state = 'uploading'
+FROM datasets d
+WHERE f.dataset_id = $1 AND f.id = $2 AND d.id = f.dataset_id AND d.status = 'uploading'
+  AND f.multipart_state = 'planned'
+RETURNING f.multipart_upload_id
+"""
+
+
+async def record_opened_multipart(
+    conn: asyncpg.Connection, dataset_id: int, file_id: int, *, upload_id: str
+) -> bool:
+    """Record `upload_id` as the file's multipart upload while its dataset is uploading and
+    the file has none yet; False when another request opened one first or the dataset was
+    completed meanwhile (the caller then aborts its own)."""
+    async with conn.transaction():
+        await conn.execute(COMPLETION_LOCK_SHARED_XACT_SQL, dataset_id)
+        row = await conn.fetchrow(OPEN_MULTIPART_SQL, dataset_id, file_id, upload_id)
+    return row is not None
 
 
 FETCH_UPLOAD_FILE_SQL = """
-SELECT f.id AS file_id, f.dataset_id, f.filename, f.size_bytes, f.s3_key,
+SELECT f.id AS file_id, f.dataset_id, f.filename, f.content_type, f.size_bytes, f.s3_key,
        f.multipart_upload_id, f.part_size_bytes, f.multipart_state,
        d.team_id, d.status AS dataset_status
 FROM dataset_files f JOIN datasets d ON d.id = f.dataset_id
@@ -635,6 +704,7 @@ async def fetch_upload_file(conn: Conn, dataset_id: int, file_id: int) -> asyncp
     return await conn.fetchrow(FETCH_UPLOAD_FILE_SQL, dataset_id, file_id)
 
 
+FETCH_DATASET_STATUS_SQL = "SELECT status FROM datasets WHERE id = $1"
 FETCH_OPEN_MULTIPART_SQL = """
 SELECT id AS file_id, filename, size_bytes, s3_key, multipart_upload_id, part_size_bytes
 FROM dataset_files
@@ -643,28 +713,37 @@ ORDER BY id
 """
 
 
-async def lock_open_multipart_files(
-    conn: asyncpg.Connection, dataset_id: int
+async def open_multipart_files(
+    conn: Conn, dataset_id: int
 ) -> tuple[str | None, list[asyncpg.Record]]:
-    """Inside a transaction: lock the dataset (so two `complete` calls never join the same
-    parts at once) and return its status (None when absent) and its open multipart files."""
-    dataset = await conn.fetchrow(LOCK_DATASET_SQL, dataset_id)
-    if dataset is None:
+    """The dataset's status (None when absent) and its files whose multipart upload is open.
+    Read under `completion_lock`, so two `complete` calls never join the same parts at once."""
+    status = await conn.fetchval(FETCH_DATASET_STATUS_SQL, dataset_id)
+    if status is None:
         return None, []
-    return str(dataset["status"]), list(await conn.fetch(FETCH_OPEN_MULTIPART_SQL, dataset_id))
+    return str(status), list(await conn.fetch(FETCH_OPEN_MULTIPART_SQL, dataset_id))
 
 
-SET_MULTIPART_STATE_SQL = "UPDATE dataset_files SET multipart_state = $2 WHERE id = $1"
+SET_MULTIPART_STATES_SQL = """
+UPDATE dataset_files f SET multipart_state = u.state
+FROM unnest($1::bigint[], $2::text[]) AS u (file_id, state)
+WHERE f.id = u.file_id
+"""
 
 
-async def set_multipart_state(conn: Conn, file_id: int, *, state: str) -> None:
-    await conn.execute(SET_MULTIPART_STATE_SQL, file_id, state)
+async def set_multipart_states(conn: Conn, states: Sequence[tuple[int, str]]) -> None:
+    """(file_id, multipart_state) pairs, one UPDATE per chunk of `FILE_ROWS_PER_UPDATE`."""
+    for first in range(0, len(states), constants.FILE_ROWS_PER_UPDATE):
+        chunk = states[first : first + constants.FILE_ROWS_PER_UPDATE]
+        await conn.execute(
+            SET_MULTIPART_STATES_SQL, [f for f, _ in chunk], [state for _, state in chunk]
+        )
 
 
 FETCH_OPEN_PART_SIZES_SQL = """
 SELECT id AS file_id, part_size_bytes
 FROM dataset_files
-WHERE dataset_id = $1 AND multipart_state = 'uploading'
+WHERE dataset_id = $1 AND multipart_state IN ('planned', 'uploading')
 """
 
 
@@ -751,3 +830,35 @@ ORDER BY t.name
 
 async def teams_usage(conn: Conn, *, upload_urls_live_s: float) -> list[asyncpg.Record]:
     return list(await conn.fetch(TEAMS_USAGE_SQL, timedelta(seconds=upload_urls_live_s)))
+
+
+# ---------------------------------------------------------------- what was validated is kept
+
+
+FETCH_KEYS_SQL = "SELECT id AS file_id, s3_key FROM dataset_files WHERE dataset_id = $1"
+RECORD_ETAGS_SQL = """
+UPDATE dataset_files f SET etag = u.etag
+FROM unnest($1::bigint[], $2::text[]) AS u (file_id, etag)
+WHERE f.id = u.file_id
+"""
+
+
+async def fetch_keys(conn: Conn, dataset_id: int) -> dict[str, int]:
+    """s3_key -> file_id of every declared file."""
+    return {r["s3_key"]: int(r["file_id"]) for r in await conn.fetch(FETCH_KEYS_SQL, dataset_id)}
+
+
+async def record_etags(conn: Conn, etags: Sequence[tuple[int, str | None]]) -> None:
+    """(file_id, etag) pairs, one UPDATE per chunk of `FILE_ROWS_PER_UPDATE`."""
+    for first in range(0, len(etags), constants.FILE_ROWS_PER_UPDATE):
+        chunk = etags[first : first + constants.FILE_ROWS_PER_UPDATE]
+        await conn.execute(RECORD_ETAGS_SQL, [f for f, _ in chunk], [e for _, e in chunk])
+
+
+FETCH_RECORDED_ETAGS_SQL = """
+SELECT filename, s3_key, etag FROM dataset_files WHERE dataset_id = $1 ORDER BY id
+"""
+
+
+async def fetch_recorded_etags(conn: Conn, dataset_id: int) -> list[asyncpg.Record]:
+    return list(await conn.fetch(FETCH_RECORDED_ETAGS_SQL, dataset_id))

@@ -1,10 +1,15 @@
-"""Large files in parts: `upload/start` opens a multipart upload for every file above the
-threshold, `POST /api/v1/upload/parts` hands out part URLs in batches, `GET` says which parts
-have arrived (so an interrupted client resends only the rest), and `upload/complete` joins the
-parts of every whole file and drops those of the others.
+"""Large files in parts: `upload/start` plans parts for every file above the threshold,
+`POST /api/v1/upload/parts` opens the file's multipart upload in the store the first time it
+is asked and hands out part URLs in batches, `GET` says which parts have arrived (so an
+interrupted client resends only the rest), and `upload/complete` joins the parts of every
+whole file and drops those of the others.
 
-    await plan_multipart_uploads(db, store, settings, entries=urls, files=body.files)  # start
-    await finish_multipart_uploads(db, store, dataset_id)                               # complete
+Opening uploads on demand keeps `upload/start` free of store calls: 100,000 large files
+declared cost no more than 100,000 small ones, and a file uploaded whole never opens one.
+
+    part_sizes = multipart_part_sizes(settings, files)                # start, before the rows
+    add_multipart_plans(urls, part_sizes, sizes=sizes, store_kind=store.kind)  # the answer
+    await finish_multipart_uploads(conn, store, dataset_id)            # complete, under its lock
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from luna.storage.multipart import MultipartPolicy, PartPlan
 log = logging.getLogger("luna.uploads")
 
 _Item = TypeVar("_Item")
+# A multipart file takes parts while it is planned (no upload opened yet) or uploading.
+OPEN_STATES = frozenset({"planned", "uploading"})
+ALREADY_COMPLETED = "dataset {id} was already completed; its files take no more parts"
 
 
 class PartsRequest(Strict):
@@ -80,61 +88,36 @@ async def _for_each(
 # ---------------------------------------------------------------- upload/start
 
 
-async def plan_multipart_uploads(
-    db: asyncpg.Pool,
-    store: ObjectStore,
-    settings: Settings,
-    *,
+def multipart_part_sizes(settings: Settings, files: Sequence[FileDeclaration]) -> list[int | None]:
+    """Each file's part size when it uploads in parts, else None (in the order of `files`)."""
+    policy = MultipartPolicy.from_settings(settings)
+    return [
+        policy.plan(f.size_bytes).part_size_bytes if policy.applies_to(f.size_bytes) else None
+        for f in files
+    ]
+
+
+def add_multipart_plans(
     entries: list[dict[str, Any]],
-    files: Sequence[FileDeclaration],
+    part_sizes: Sequence[int | None],
+    *,
+    sizes: Sequence[int],
+    store_kind: str,
 ) -> None:
-    """Open a multipart upload for every file above the threshold, record it, and add
-    `"multipart": {"part_size_bytes", "parts"}` to its `upload/start` entry (in place).
+    """Add `"multipart": {"part_size_bytes", "parts"}` to the `upload/start` entry (in place)
+    of every file that uploads in parts; `entries` and `part_sizes` are in the same order.
 
     The entry keeps its single-PUT `upload_url`, so a client that knows nothing of parts still
     uploads the file whole; only where one PUT cannot carry the file (over S3's 5 GiB) is
-    `upload_url` null. `entries` are upload/start's `upload_urls` (file_id, filename, s3_key).
+    `upload_url` null. `sizes` are the files' declared sizes, in the same order.
     """
-    policy = MultipartPolicy.from_settings(settings)
-    declared = {f.filename: f for f in files}
-    large = [e for e in entries if policy.applies_to(declared[e["filename"]].size_bytes)]
-    if not large:
-        return
-    opened: dict[int, str] = {}
-
-    async def open_one(entry: dict[str, Any]) -> None:
-        content_type = declared[entry["filename"]].content_type
-        upload_id = await store.create_multipart(entry["s3_key"], content_type=content_type)
-        opened[entry["file_id"]] = upload_id
-
-    plans = {e["file_id"]: policy.plan(declared[e["filename"]].size_bytes) for e in large}
-    try:
-        await _for_each(large, open_one, limit=constants.MULTIPART_STORE_CONCURRENCY)
-        await queries.record_multipart_uploads(
-            db,
-            [
-                queries.OpenedMultipart(file_id, upload_id, plans[file_id].part_size_bytes)
-                for file_id, upload_id in opened.items()
-            ],
-        )
-    except Exception:
-        # The client never learns of these uploads; do not leave their (empty) uploads open.
-        keys = {e["file_id"]: e["s3_key"] for e in large}
-        await _abort_quietly(store, [(keys[f], upload_id) for f, upload_id in opened.items()])
-        raise
-    for entry in large:
-        plan = plans[entry["file_id"]]
+    for entry, size_bytes, part_size_bytes in zip(entries, sizes, part_sizes, strict=True):
+        if part_size_bytes is None:
+            continue
+        plan = PartPlan(size_bytes=size_bytes, part_size_bytes=part_size_bytes)
         entry["multipart"] = {"part_size_bytes": plan.part_size_bytes, "parts": plan.parts_total}
-        if store.kind == "s3" and plan.size_bytes > constants.S3_MAX_PUT_BYTES:
+        if store_kind == "s3" and plan.size_bytes > constants.S3_MAX_PUT_BYTES:
             entry["upload_url"] = None
-
-
-async def _abort_quietly(store: ObjectStore, uploads: Sequence[tuple[str, str]]) -> None:
-    for key, upload_id in uploads:
-        try:
-            await store.abort_multipart(key, upload_id=upload_id)
-        except Exception as exc:  # a cleanup after a failure must not hide that failure
-            log.warning("could not abort the multipart upload of %s: %s", key, exc)
 
 
 # ---------------------------------------------------------------- upload/complete
@@ -150,21 +133,22 @@ class FinishedUploads:
 
 
 async def finish_multipart_uploads(
-    db: asyncpg.Pool, store: ObjectStore, dataset_id: int
+    conn: queries.Conn, store: ObjectStore, dataset_id: int
 ) -> FinishedUploads:
     """Join the parts of every multipart file of an `uploading` dataset that has them all; drop
-    the parts of the others. Call before the dataset is queued; a repeat (or a dataset already
-    queued) finds nothing left to do. Raises `BackendUnavailable` when the store fails, leaving
-    what is not done for the next call."""
-    async with db.acquire() as conn, conn.transaction():
-        status, files = await queries.lock_open_multipart_files(conn, dataset_id)
-        if status != "uploading" or not files:
-            return FinishedUploads()
-        states = await _for_each(
-            files, partial(_finish_one, store), limit=constants.MULTIPART_STORE_CONCURRENCY
-        )
-        for row, state in zip(files, states, strict=True):
-            await queries.set_multipart_state(conn, row["file_id"], state=state)
+    the parts of the others. Call under the dataset's `completion_lock`, before it is queued;
+    no transaction is open while the store works. A repeat (or a dataset already queued)
+    finds nothing left to do. Raises `BackendUnavailable` when the store fails, leaving what
+    is not done for the next call."""
+    status, files = await queries.open_multipart_files(conn, dataset_id)
+    if status != "uploading" or not files:
+        return FinishedUploads()
+    states = await _for_each(
+        files, partial(_finish_one, store), limit=constants.MULTIPART_STORE_CONCURRENCY
+    )
+    await queries.set_multipart_states(
+        conn, [(row["file_id"], state) for row, state in zip(files, states, strict=True)]
+    )
     finished = FinishedUploads(
         joined=tuple(r["filename"] for r, s in zip(files, states, strict=True) if s == "completed"),
         incomplete=tuple(
@@ -212,15 +196,47 @@ async def _open_multipart_file(
         raise NotFound(
             f"dataset {dataset_id} has no file {file_id}, or the dataset is not your team's"
         )
-    if row["multipart_upload_id"] is None:
+    if row["part_size_bytes"] is None:
         raise Conflict(
             f"{row['filename']} ({row['size_bytes']} bytes) is not uploaded in parts: PUT it "
             "whole to the upload_url that upload/start returned"
         )
-    if row["dataset_status"] != "uploading" or row["multipart_state"] != "uploading":
-        raise Conflict(f"dataset {dataset_id} was already completed; its files take no more parts")
+    if row["dataset_status"] != "uploading" or row["multipart_state"] not in OPEN_STATES:
+        raise Conflict(ALREADY_COMPLETED.format(id=dataset_id))
     plan = PartPlan(size_bytes=row["size_bytes"], part_size_bytes=row["part_size_bytes"])
     return row, plan
+
+
+async def _abort_quietly(store: ObjectStore, key: str, upload_id: str) -> None:
+    try:
+        await store.abort_multipart(key, upload_id=upload_id)
+    except Exception as exc:  # a cleanup must not hide why it was needed
+        log.warning("could not abort the multipart upload of %s: %s", key, exc)
+
+
+async def _opened_upload_id(request: web.Request, row: asyncpg.Record) -> str:
+    """The file's multipart upload id, opening the upload in the store on the first call."""
+    if row["multipart_upload_id"] is not None:
+        return str(row["multipart_upload_id"])
+    store, db = request.app[STORE], request.app[DB]
+    dataset_id, file_id = row["dataset_id"], row["file_id"]
+    upload_id = await store.create_multipart(row["s3_key"], content_type=row["content_type"])
+    async with db.acquire() as conn:
+        recorded = await queries.record_opened_multipart(
+            conn, dataset_id, file_id, upload_id=upload_id
+        )
+    if recorded:
+        return upload_id
+    # Another request opened one first, or the dataset was completed meanwhile: use theirs.
+    await _abort_quietly(store, row["s3_key"], upload_id)
+    again = await queries.fetch_upload_file(db, dataset_id, file_id)
+    if (
+        again is None
+        or again["dataset_status"] != "uploading"
+        or again["multipart_upload_id"] is None
+    ):
+        raise Conflict(ALREADY_COMPLETED.format(id=dataset_id))
+    return str(again["multipart_upload_id"])
 
 
 async def request_part_urls(request: web.Request) -> web.Response:
@@ -241,13 +257,14 @@ async def request_part_urls(request: web.Request) -> web.Response:
         more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
         raise Unprocessable(f"{outside[0]['field']}: {outside[0]['message']}{more}", errors=outside)
     store = request.app[STORE]
+    upload_id = await _opened_upload_id(request, row)
     expires_in_s = request.app[SETTINGS].luna_upload_url_expires_s
     parts = []
     for number in dict.fromkeys(body.part_numbers):
         size_bytes = plan.size_of(number)
         presigned = await store.presign_part(
             row["s3_key"],
-            upload_id=row["multipart_upload_id"],
+            upload_id=upload_id,
             part_number=number,
             size_bytes=size_bytes,
             expires_in_s=expires_in_s,
@@ -283,9 +300,11 @@ async def list_uploaded_parts(request: web.Request) -> web.Response:
     who = caller(request)
     dataset_id, file_id = _query_id(request, "dataset_id"), _query_id(request, "file_id")
     row, plan = await _open_multipart_file(request, dataset_id, file_id, who)
-    stored = await request.app[STORE].list_parts(
-        row["s3_key"], upload_id=row["multipart_upload_id"]
-    )
+    stored = []
+    if row["multipart_upload_id"] is not None:  # else no part URL was ever handed out
+        stored = await request.app[STORE].list_parts(
+            row["s3_key"], upload_id=row["multipart_upload_id"]
+        )
     return json_response(
         {
             "dataset_id": dataset_id,

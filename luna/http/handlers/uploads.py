@@ -17,7 +17,11 @@ from luna.errors import (
     PayloadTooLarge,
     Unprocessable,
 )
-from luna.http.handlers.parts import finish_multipart_uploads, plan_multipart_uploads
+from luna.http.handlers.parts import (
+    add_multipart_plans,
+    finish_multipart_uploads,
+    multipart_part_sizes,
+)
 from luna.http.keys import DB, QUEUE, SETTINGS, STORE
 from luna.http.models import FileDeclaration, UploadCompleteRequest, UploadStartRequest
 from luna.http.requests import caller, parse, read_json_object
@@ -84,6 +88,8 @@ async def start_upload(request: web.Request) -> web.Response:
         raise Forbidden(
             f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
         )
+    part_sizes = multipart_part_sizes(settings, body.files)
+    # One short transaction: the quota check and every row (COPY in chunks; no store call).
     async with request.app[DB].acquire() as conn, conn.transaction():
         usage = await queries.team_usage(
             conn, who.team_id, upload_urls_live_s=settings.luna_upload_url_expires_s
@@ -103,29 +109,33 @@ async def start_upload(request: web.Request) -> web.Response:
             name=body.dataset_name,
             description=body.description,
             files=[
-                queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256)
-                for f in body.files
+                queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256, part_size)
+                for f, part_size in zip(body.files, part_sizes, strict=True)
             ],
         )
     store = request.app[STORE]
     expires_in_s = settings.luna_upload_url_expires_s
     urls: list[dict[str, Any]] = []
-    for f in body.files:
-        file_id, key = stored[f.filename]
+    for f, row in zip(body.files, stored, strict=True):
         upload = await store.presign_put(
-            key, content_type=f.content_type, size_bytes=f.size_bytes, expires_in_s=expires_in_s
+            row.s3_key,
+            content_type=f.content_type,
+            size_bytes=f.size_bytes,
+            expires_in_s=expires_in_s,
         )
         urls.append(
             {
-                "file_id": file_id,
+                "file_id": row.file_id,
                 "filename": f.filename,
                 "upload_url": upload.url,
-                "s3_key": key,
+                "s3_key": row.s3_key,
                 "method": upload.method,
                 "headers": upload.headers,
             }
         )
-    await plan_multipart_uploads(request.app[DB], store, settings, entries=urls, files=body.files)
+    add_multipart_plans(
+        urls, part_sizes, sizes=[f.size_bytes for f in body.files], store_kind=store.kind
+    )
     with log_context(dataset_id=dataset_id):
         log.info("upload started: %d files", len(urls))
     return json_response(
@@ -148,8 +158,10 @@ async def complete_upload(request: web.Request) -> web.Response:
     owner = await visible_dataset(request, dataset_id, who)
     if owner["status"] == "abandoned":
         raise Conflict(ABANDONED.format(id=dataset_id))
-    await finish_multipart_uploads(request.app[DB], request.app[STORE], dataset_id)
-    async with request.app[DB].acquire() as conn:
+    # The completion lock (not a transaction) spans the store's work and the queueing: a
+    # second `complete` waits, and no multipart upload opens unseen in between.
+    async with request.app[DB].acquire() as conn, queries.completion_lock(conn, dataset_id):
+        await finish_multipart_uploads(conn, request.app[STORE], dataset_id)
         job = await queries.queue_dataset(conn, dataset_id)
     if job is None:
         raise NotFound(f"dataset {dataset_id} does not exist or is not your team's")

@@ -38,7 +38,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from liveness import (  # noqa: E402  (the sibling benchmark's service helpers)
+from liveness import (  # the sibling benchmark's service helpers
     BENCH_USER,
     child_process,
     free_port,
@@ -270,12 +270,10 @@ async def main(sizes: list[int], opened: int) -> int:
                     if opened:
                         files = declare(opened, size_bytes=LARGE_BYTES, tag="opened")
                         floor = await copy_floor(database_url, files)
-                        timings.append(
-                            await one_run(
-                                api, sampler, files, what=f"opened {opened}", opened=opened,
-                                floor=floor,
-                            )  # fmt: skip
+                        run = await one_run(
+                            api, sampler, files, what=f"opened {opened}", opened=opened, floor=floor
                         )
+                        timings.append(run)
                     sampled = sampler.samples
         return 0 if report(timings, sampled=sampled) else 1
 

@@ -124,3 +124,5 @@ STORED_LOOKUPS_IN_FLIGHT: Final = 32
 # dataset never holds a statement for long, and no statement's parameters grow without bound.
 FILE_ROWS_PER_COPY: Final = 20_000
 FILE_ROWS_PER_UPDATE: Final = 10_000
+# Objects changed after upload/complete that GET /datasets/{id} names (it counts them all).
+CHANGED_OBJECTS_SHOWN: Final = 100

@@ -98,6 +98,17 @@ class BackendUnavailable(LunaError):
         self.detail = detail
 
 
+class ObjectChanged(LunaError):
+    """A stored object is no longer the version recorded when its dataset was completed."""
+
+    def __init__(self, key: str, *, recorded_etag: str) -> None:
+        super().__init__(
+            f"object {key} changed after upload/complete (recorded ETag {recorded_etag})"
+        )
+        self.key = key
+        self.recorded_etag = recorded_etag
+
+
 class JobOutcome(LunaError):
     """How one attempt at a validation job ended, when it did not simply succeed."""
 

@@ -24,7 +24,7 @@ import asyncpg
 
 from luna import constants
 from luna.db import queries
-from luna.errors import BackendUnavailable, NotFound, Retry
+from luna.errors import BackendUnavailable, NotFound, ObjectChanged, Retry
 from luna.observability import Metrics, log_context
 from luna.storage.base import ObjectStore
 from luna.tasks import being_cancelled
@@ -117,6 +117,16 @@ class ValidationJobRunner:
                 reason = f"storage unreachable: {exc.detail}"
                 await self._retry_or_fail(job_id, attempt=attempt, reason=reason)
                 return
+            except ObjectChanged as exc:
+                # Another attempt would read the same changed object: fail now, saying why.
+                filename = exc.key.split("/", 2)[-1]
+                await self._give_up(
+                    job_id,
+                    f"{filename} changed in storage after upload/complete (its ETag then was "
+                    f"{exc.recorded_etag}): the dataset cannot be validated as it was handed "
+                    "over; start a new upload",
+                )
+                return
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
                 # The database blinked: the job row says processing; the message comes back.
                 raise Retry(
@@ -167,7 +177,13 @@ class ValidationJobRunner:
             )
             for r in rows
         ]
-        reports = await self._inspect_all(job_id, declared, [r["s3_key"] for r in rows])
+        # Read exactly the versions `upload/complete` recorded: an object absent then stays
+        # missing, one replaced since fails the job (ObjectChanged) rather than be judged.
+        recorded = await queries.objects_recorded(self.db, job_id)
+        keys = [r["s3_key"] for r in rows]
+        etags = [r["etag"] for r in rows] if recorded else [None] * len(rows)
+        absent = {r["s3_key"] for r in rows if recorded and r["etag"] is None}
+        reports = await self._inspect_all(job_id, declared, keys, etags, absent)
         results = await self._off_loop(judge_dataset, declared, reports)
         summary = results.stored(findings_per_rule=constants.FINDINGS_PER_RULE_IN_STATUS)
         files = [file_report_row(d.file_id, r) for d, r in zip(declared, reports, strict=True)]
@@ -189,7 +205,12 @@ class ValidationJobRunner:
         return results.verdict
 
     async def _inspect_all(
-        self, job_id: int, declared: list[DeclaredFile], keys: list[str]
+        self,
+        job_id: int,
+        declared: list[DeclaredFile],
+        keys: list[str],
+        etags: list[str | None],
+        absent: set[str],
     ) -> list[FileReport]:
         reports: list[FileReport | None] = [None] * len(declared)
         pending = iter(range(len(declared)))
@@ -199,9 +220,12 @@ class ValidationJobRunner:
         async def inspect_until_none_left() -> None:
             nonlocal done, last_progress
             for index in pending:
-                reports[index] = await self._inspect_one(
-                    declared[index], keys[index], dataset_files=len(declared)
-                )
+                if keys[index] in absent:
+                    reports[index] = missing_file_report(declared[index])
+                else:
+                    reports[index] = await self._inspect_one(
+                        declared[index], keys[index], etags[index], dataset_files=len(declared)
+                    )
                 done += 1
                 now = time.monotonic()
                 if now - last_progress >= constants.PROGRESS_INTERVAL_S or done == len(declared):
@@ -220,7 +244,7 @@ class ValidationJobRunner:
         return [r for r in reports if r is not None]
 
     async def _inspect_one(
-        self, declared: DeclaredFile, key: str, *, dataset_files: int
+        self, declared: DeclaredFile, key: str, etag: str | None, *, dataset_files: int
     ) -> FileReport:
         # One request per file: reading an absent object answers NotFound, so no HEAD first.
         size_bytes = 0
@@ -229,7 +253,10 @@ class ValidationJobRunner:
         max_rows = dataset_files + MANIFEST_SPARE_ROWS
         with FileInspector(declared, manifest_max_rows=max_rows) as inspector:
             try:
-                async for chunk in self.store.stream(key, chunk_bytes=constants.STREAM_CHUNK_BYTES):
+                chunks = self.store.stream(
+                    key, chunk_bytes=constants.STREAM_CHUNK_BYTES, if_match=etag
+                )
+                async for chunk in chunks:
                     size_bytes += len(chunk)
                     await self._off_loop(inspector.feed, chunk)
             except NotFound:

@@ -230,6 +230,22 @@ LIMIT $3
 """
 
 
+FETCH_DATASET_SQL = """
+SELECT d.id AS dataset_id, d.name AS dataset_name, d.team_id, t.name AS team,
+       coalesce(j.status, d.status) AS status, d.status AS dataset_status,
+       j.results ->> 'verdict' AS verdict, d.created_at, d.files_count AS files,
+       d.bytes_total AS bytes, d.objects_recorded_at
+FROM datasets d
+JOIN teams t ON t.id = d.team_id
+LEFT JOIN validation_jobs j ON j.id = d.id
+WHERE d.id = $1
+"""
+
+
+async def fetch_dataset(conn: Conn, dataset_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(FETCH_DATASET_SQL, dataset_id)
+
+
 async def list_datasets(
     conn: Conn, *, team_id: int | None, before_id: int | None, limit: int
 ) -> list[asyncpg.Record]:
@@ -705,6 +721,13 @@ async def fetch_upload_file(conn: Conn, dataset_id: int, file_id: int) -> asyncp
 
 
 FETCH_DATASET_STATUS_SQL = "SELECT status FROM datasets WHERE id = $1"
+
+
+async def fetch_dataset_status(conn: Conn, dataset_id: int) -> str | None:
+    status = await conn.fetchval(FETCH_DATASET_STATUS_SQL, dataset_id)
+    return None if status is None else str(status)
+
+
 FETCH_OPEN_MULTIPART_SQL = """
 SELECT id AS file_id, filename, size_bytes, s3_key, multipart_upload_id, part_size_bytes
 FROM dataset_files
@@ -848,11 +871,27 @@ async def fetch_keys(conn: Conn, dataset_id: int) -> dict[str, int]:
     return {r["s3_key"]: int(r["file_id"]) for r in await conn.fetch(FETCH_KEYS_SQL, dataset_id)}
 
 
-async def record_etags(conn: Conn, etags: Sequence[tuple[int, str | None]]) -> None:
-    """(file_id, etag) pairs, one UPDATE per chunk of `FILE_ROWS_PER_UPDATE`."""
+MARK_OBJECTS_RECORDED_SQL = "UPDATE datasets SET objects_recorded_at = now() WHERE id = $1"
+
+
+async def record_etags(
+    conn: Conn, dataset_id: int, etags: Sequence[tuple[int, str | None]]
+) -> None:
+    """(file_id, etag) pairs of every declared file (None: absent), one UPDATE per chunk of
+    `FILE_ROWS_PER_UPDATE`, then the dataset marked as recorded."""
     for first in range(0, len(etags), constants.FILE_ROWS_PER_UPDATE):
         chunk = etags[first : first + constants.FILE_ROWS_PER_UPDATE]
         await conn.execute(RECORD_ETAGS_SQL, [f for f, _ in chunk], [e for _, e in chunk])
+    await conn.execute(MARK_OBJECTS_RECORDED_SQL, dataset_id)
+
+
+FETCH_OBJECTS_RECORDED_SQL = "SELECT objects_recorded_at FROM datasets WHERE id = $1"
+
+
+async def objects_recorded(conn: Conn, dataset_id: int) -> bool:
+    """Whether `upload/complete` recorded the dataset's ETags (then a NULL etag means the
+    object was absent at that moment)."""
+    return await conn.fetchval(FETCH_OBJECTS_RECORDED_SQL, dataset_id) is not None
 
 
 FETCH_RECORDED_ETAGS_SQL = """

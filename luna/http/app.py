@@ -41,7 +41,7 @@ from luna.http.keys import (
     STATUS_CACHE,
     STORE,
 )
-from luna.http.local_store import add_local_store_routes
+from luna.http.local_store import add_local_store_routes, uploading_datasets_only
 from luna.http.middlewares import cors, observe, problems, routed
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
 from luna.http.status_cache import SettledStatuses
@@ -266,7 +266,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     local = None
     if mode == "serve" and not settings.minio_endpoint:
         local = embedded_store(settings)
-        add_local_store_routes(app, local)  # type: ignore[arg-type]
+        add_local_store_routes(app, local, gate=uploading_datasets_only(app))  # type: ignore[arg-type]
     app.cleanup_ctx.append(_database)
     if mode == "serve":
         app.cleanup_ctx.append(_first_organiser)

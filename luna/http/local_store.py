@@ -4,17 +4,30 @@ The URL's signature (see `luna.storage.local`) is the only credential: these rou
 bearer token. The body streams to disk; it is never held in memory whole. A URL carrying
 `upload_id` and `part` stores one part of a multipart upload and answers its `ETag`, as S3 does.
 
-    add_local_store_routes(app, store)
+What was validated is what is kept: a dataset's objects (whole or in parts) take PUTs only
+while the dataset is uploading. `gate` checks that before the body is read and again just
+before the new bytes replace the old, so a PUT racing `upload/complete` cannot land after it.
+
+    add_local_store_routes(app, store, gate=uploading_datasets_only(app))
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 import orjson
 from aiohttp import ClientPayloadError, hdrs, web
 from aiohttp.http import HttpVersion11
 
-from luna.errors import BadRequest, ProblemError
+from luna.db import queries
+from luna.errors import BadRequest, Conflict, ProblemError
+from luna.http.keys import DB
 from luna.storage.local import LocalObjectStore
+
+# Raises a ProblemError when the object `key` may not change any more.
+Gate = Callable[[str], Awaitable[None]]
+_DATASET_KEY = re.compile(r"^datasets/([0-9]{1,18})/")
 
 # Bytes handed from the socket to the store per step; the store gathers them for its writes.
 READ_CHUNK_BYTES = 256 * 1024
@@ -50,8 +63,41 @@ def _check(store: LocalObjectStore, request: web.Request) -> None:
     )
 
 
-def add_local_store_routes(app: web.Application, store: LocalObjectStore) -> None:
-    """Register `PUT /store/{key}` on `app`, writing into `store`."""
+def uploading_datasets_only(app: web.Application) -> Gate:
+    """A gate refusing a PUT to a dataset's object once the dataset is no longer uploading."""
+
+    async def gate(key: str) -> None:
+        match = _DATASET_KEY.match(key)
+        if match is None:
+            return  # not a dataset's object
+        dataset_id = int(match[1])
+        status = await queries.fetch_dataset_status(app[DB], dataset_id)
+        if status != "uploading":
+            raise Conflict(
+                f"dataset {dataset_id} is no longer uploading ({status or 'gone'}): its files "
+                "were handed over with upload/complete and cannot change; start a new upload "
+                "to send other files"
+            )
+
+    return gate
+
+
+async def _gated(chunks: AsyncIterable[bytes], gate: Gate, key: str) -> AsyncIterator[bytes]:
+    """`chunks`, then the gate once more after the last one: the store commits the object
+    only after reading to the end, so a refusal here leaves the stored bytes as they were."""
+    async for chunk in chunks:
+        yield chunk
+    await gate(key)
+
+
+async def _open(_: str) -> None:
+    return None
+
+
+def add_local_store_routes(
+    app: web.Application, store: LocalObjectStore, *, gate: Gate = _open
+) -> None:
+    """Register `PUT /store/{key}` on `app`, writing into `store` what `gate` lets through."""
 
     async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         # A client asking "100-continue" learns of a bad URL before it sends gigabytes.
@@ -62,6 +108,7 @@ def add_local_store_routes(app: web.Application, store: LocalObjectStore) -> Non
             raise web.HTTPExpectationFailed(text=f"unknown Expect: {expect}")
         try:
             _check(store, request)
+            await gate(request.match_info["key"])
         except ProblemError as exc:
             return _problem(exc)
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -74,8 +121,9 @@ def add_local_store_routes(app: web.Application, store: LocalObjectStore) -> Non
         try:
             _check(store, request)
             key = request.match_info["key"]
+            await gate(key)
             size_bytes = request.content_length or 0
-            chunks = request.content.iter_chunked(READ_CHUNK_BYTES)
+            chunks = _gated(request.content.iter_chunked(READ_CHUNK_BYTES), gate, key)
             try:
                 upload_id = request.query.get("upload_id")
                 if upload_id is None:

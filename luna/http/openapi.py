@@ -282,6 +282,15 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/api/v1/datasets/{dataset_id}",
+        "One dataset, and whether its stored objects changed after upload/complete",
+        tag="datasets",
+        params=(DATASET_ID,),
+        answers={200: Answer("The dataset", schemas.DatasetDetail)},
+        problems=(*AUTHENTICATED, 400, 404),
+    ),
+    Operation(
+        "GET",
         "/api/v1/validation/{dataset_id}/status",
         "How the dataset's validation went",
         tag="validation",

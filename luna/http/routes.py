@@ -34,6 +34,7 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/upload/start", uploads.start_upload)
     app.router.add_post("/api/v1/upload/complete", uploads.complete_upload)
     app.router.add_get("/api/v1/datasets", datasets.list_datasets)
+    app.router.add_get("/api/v1/datasets/{dataset_id}", datasets.dataset_detail)
     app.router.add_get("/api/v1/validation/{dataset_id}/status", validation.validation_status)
     app.router.add_get("/api/v1/validation/{dataset_id}/findings", validation.validation_findings)
     app.router.add_get("/api/v1/validation/{dataset_id}/events", events.validation_events)

@@ -98,6 +98,27 @@ class DatasetItem(Body):
     bytes: int
 
 
+class ChangedObject(Body):
+    filename: str
+    change: Literal["replaced", "removed", "added"] = Field(
+        description="`replaced`: other bytes than at upload/complete; `removed`: gone since; "
+        "`added`: absent at upload/complete, stored since."
+    )
+
+
+class DatasetDetail(DatasetItem):
+    objects_recorded_at: str | None = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When upload/complete recorded each stored object's version (S3 ETags); "
+        "null while uploading, and on the embedded store, which refuses any change instead.",
+    )
+    objects_changed: list[ChangedObject] = Field(
+        description="Objects whose stored bytes are no longer the version validation read "
+        "(the first ones; `objects_changed_total` counts all)."
+    )
+    objects_changed_total: int
+
+
 class DatasetPage(Body):
     items: list[DatasetItem]
     next_cursor: str | None

@@ -77,9 +77,18 @@ class ObjectStore(Protocol):
         """The stored object's facts, or None when there is none."""
         ...
 
-    def stream(self, key: str, *, chunk_bytes: int) -> AsyncIterator[bytes]:
+    def stream(
+        self, key: str, *, chunk_bytes: int, if_match: str | None = None
+    ) -> AsyncIterator[bytes]:
         """The object's bytes in order, in chunks of `chunk_bytes` (the last may be shorter),
-        never the whole object in memory. An absent object raises `luna.errors.NotFound`."""
+        never the whole object in memory. An absent object raises `luna.errors.NotFound`;
+        with `if_match`, an object whose ETag is another raises `luna.errors.ObjectChanged`."""
+        ...
+
+    async def etags(self, prefix: str) -> dict[str, str] | None:
+        """The ETag of every object whose key starts with `prefix` (without quotes), or None
+        for a store that keeps no ETags (the embedded one, which instead refuses any change to
+        a completed dataset's objects)."""
         ...
 
     async def delete(self, key: str) -> None:

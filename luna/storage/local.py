@@ -287,7 +287,12 @@ class LocalObjectStore:
         # Only bytes are kept; the Content-Type was enforced by the signature on upload.
         return ObjectInfo(key=key, size_bytes=facts.st_size)
 
-    async def stream(self, key: str, *, chunk_bytes: int) -> AsyncIterator[bytes]:
+    async def etags(self, prefix: str) -> dict[str, str] | None:
+        return None  # PUT /store/ refuses changes to a completed dataset's objects instead
+
+    async def stream(
+        self, key: str, *, chunk_bytes: int, if_match: str | None = None
+    ) -> AsyncIterator[bytes]:
         if chunk_bytes < 1:
             raise ValueError("chunk_bytes must be positive")
         path = self.path_of(key)

@@ -20,7 +20,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from luna.errors import BackendUnavailable, Conflict, NotFound
+from luna.errors import BackendUnavailable, Conflict, NotFound, ObjectChanged
 from luna.settings import Settings
 from luna.storage.base import ObjectInfo, PresignedUpload, StoredPart
 from luna.storage.signing import PresignedPutSigner
@@ -51,6 +51,11 @@ def _error_code(exc: ClientError) -> str:
 
 def _is_no_such_upload(exc: ClientError) -> bool:
     return _error_code(exc) == "NoSuchUpload"
+
+
+def _is_precondition_failed(exc: ClientError) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 412 or _error_code(exc) == "PreconditionFailed"
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -170,15 +175,29 @@ class S3ObjectStore:
             content_type=response.get("ContentType"),
         )
 
-    async def stream(self, key: str, *, chunk_bytes: int) -> AsyncIterator[bytes]:
+    async def etags(self, prefix: str) -> dict[str, str] | None:
+        found: dict[str, str] = {}
+        with _store_failures(f"list {prefix}"):
+            paginator = self._client.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found[str(item["Key"])] = str(item["ETag"]).strip('"')
+        return found
+
+    async def stream(
+        self, key: str, *, chunk_bytes: int, if_match: str | None = None
+    ) -> AsyncIterator[bytes]:
         if chunk_bytes < 1:
             raise ValueError("chunk_bytes must be positive")
+        condition = {} if if_match is None else {"IfMatch": f'"{if_match}"'}
         with _store_failures(f"read {key}"):
             try:
-                response = await self._client.get_object(Bucket=self._bucket, Key=key)
+                response = await self._client.get_object(Bucket=self._bucket, Key=key, **condition)
             except ClientError as exc:
                 if _is_missing(exc):
                     raise NotFound(f"object {key} does not exist") from exc
+                if if_match is not None and _is_precondition_failed(exc):
+                    raise ObjectChanged(key, recorded_etag=if_match) from exc
                 raise
             async with response["Body"] as body:
                 # Full chunks (the last aside) whatever sizes the socket hands over, so the

@@ -29,6 +29,7 @@ from luna.http.responses import json_response
 from luna.observability import log_context
 from luna.quotas import Quota, check_quota
 from luna.settings import Settings
+from luna.storage.base import ObjectStore
 
 log = logging.getLogger("luna.uploads")
 
@@ -151,6 +152,21 @@ async def visible_dataset(request: web.Request, dataset_id: int, who: Principal)
     return owner
 
 
+async def record_stored_versions(conn: Any, store: ObjectStore, dataset_id: int) -> None:
+    """Record the ETag of every declared file as the store holds it now (None: absent), so
+    validation reads exactly these versions and a later change is seen. A dataset no longer
+    uploading was recorded by the call that queued it; a store without ETags needs none."""
+    if await queries.fetch_dataset_status(conn, dataset_id) != "uploading":
+        return
+    etags = await store.etags(f"datasets/{dataset_id}/")
+    if etags is None:
+        return
+    keys = await queries.fetch_keys(conn, dataset_id)
+    await queries.record_etags(
+        conn, dataset_id, [(file_id, etags.get(key)) for key, file_id in keys.items()]
+    )
+
+
 async def complete_upload(request: web.Request) -> web.Response:
     who = caller(request)
     body = parse(UploadCompleteRequest, await read_json_object(request))
@@ -162,6 +178,7 @@ async def complete_upload(request: web.Request) -> web.Response:
     # second `complete` waits, and no multipart upload opens unseen in between.
     async with request.app[DB].acquire() as conn, queries.completion_lock(conn, dataset_id):
         await finish_multipart_uploads(conn, request.app[STORE], dataset_id)
+        await record_stored_versions(conn, request.app[STORE], dataset_id)
         job = await queries.queue_dataset(conn, dataset_id)
     if job is None:
         raise NotFound(f"dataset {dataset_id} does not exist or is not your team's")

@@ -1,3 +1,4 @@
+ALTER TABLE datasets DROP COLUMN objects_recorded_at;
 ALTER TABLE dataset_files DROP COLUMN etag;
 ALTER TABLE dataset_files DROP CONSTRAINT dataset_files_multipart_whole;
 ALTER TABLE dataset_files DROP CONSTRAINT dataset_files_multipart_state_check;

@@ -47,4 +47,5 @@ bench: install
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/liveness.py
 	$(BIN)/python bench/status.py
+	$(BIN)/python bench/upload_start.py
 	$(BIN)/python bench/conformance.py

@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from luna import constants
+from luna.errors import Conflict
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -119,7 +120,7 @@ class StoredFile:
     s3_key: str
 
 
-async def create_dataset(
+async def insert_dataset(
     conn: asyncpg.Connection,
     *,
     team_id: int,
@@ -127,51 +128,71 @@ async def create_dataset(
     name: str,
     description: str | None,
     files: Sequence[NewFile],
-) -> tuple[int, list[StoredFile]]:
-    """Record a dataset and its declared files; returns its id and each file's id and key, in
-    the order of `files`.
-
-    The rows go in by COPY in chunks of `FILE_ROWS_PER_COPY`: 100,000 files take well under a
-    second, where one INSERT per file (or one INSERT of them all with RETURNING) held the
-    transaction for many. Call inside the caller's transaction (the quota check's)."""
-    async with conn.transaction():
-        dataset_id = int(
-            await conn.fetchval(
-                INSERT_DATASET_SQL,
-                team_id,
-                user_id,
-                name,
-                description,
-                len(files),
-                sum(f.size_bytes for f in files),
-            )
+) -> int:
+    """Record a dataset (`uploading`, counted in its team's quota from here on); its files
+    follow with `copy_declared_files`. Call inside the quota check's transaction."""
+    return int(
+        await conn.fetchval(
+            INSERT_DATASET_SQL,
+            team_id,
+            user_id,
+            name,
+            description,
+            len(files),
+            sum(f.size_bytes for f in files),
         )
-        ids = [int(r[0]) for r in await conn.fetch(ALLOCATE_FILE_IDS_SQL, len(files))]
-        prefix = f"datasets/{dataset_id}/"
-        stored = [
-            StoredFile(file_id, prefix + f.filename) for file_id, f in zip(ids, files, strict=True)
-        ]
-        for first in range(0, len(files), constants.FILE_ROWS_PER_COPY):
-            chunk = range(first, min(first + constants.FILE_ROWS_PER_COPY, len(files)))
+    )
+
+
+async def copy_declared_files(
+    conn: asyncpg.Connection, dataset_id: int, files: Sequence[NewFile]
+) -> list[StoredFile]:
+    """Write the dataset's declared files; returns each file's id and key, in the order of
+    `files`.
+
+    Outside any transaction, by COPY in chunks of `FILE_ROWS_PER_COPY`, each chunk its own
+    short transaction: 100,000 files never hold one for long (one INSERT of them all held a
+    transaction for tens of seconds). Until the last chunk is in, `count_declared_files` is
+    below the dataset's `files_count` and `upload/complete` refuses it; on failure the caller
+    removes the dataset (`delete_dataset`)."""
+    prefix = f"datasets/{dataset_id}/"
+    stored: list[StoredFile] = []
+    for first in range(0, len(files), constants.FILE_ROWS_PER_COPY):
+        chunk = files[first : first + constants.FILE_ROWS_PER_COPY]
+        async with conn.transaction():
+            ids = [int(r[0]) for r in await conn.fetch(ALLOCATE_FILE_IDS_SQL, len(chunk))]
+            records = [
+                (
+                    file_id,
+                    dataset_id,
+                    f.filename,
+                    f.content_type,
+                    f.size_bytes,
+                    f.sha256,
+                    prefix + f.filename,
+                    f.part_size_bytes,
+                    None if f.part_size_bytes is None else "planned",
+                )
+                for file_id, f in zip(ids, chunk, strict=True)
+            ]
             await conn.copy_records_to_table(
-                "dataset_files",
-                records=[
-                    (
-                        stored[i].file_id,
-                        dataset_id,
-                        files[i].filename,
-                        files[i].content_type,
-                        files[i].size_bytes,
-                        files[i].sha256,
-                        stored[i].s3_key,
-                        files[i].part_size_bytes,
-                        None if files[i].part_size_bytes is None else "planned",
-                    )
-                    for i in chunk
-                ],
-                columns=COPY_FILES_COLUMNS,
+                "dataset_files", records=records, columns=COPY_FILES_COLUMNS
             )
-    return dataset_id, stored
+        stored.extend(StoredFile(r[0], r[6]) for r in records)
+    return stored
+
+
+COUNT_DECLARED_FILES_SQL = "SELECT count(*) FROM dataset_files WHERE dataset_id = $1"
+DELETE_DATASET_SQL = "DELETE FROM datasets WHERE id = $1"
+
+
+async def count_declared_files(conn: Conn, dataset_id: int) -> int:
+    return int(await conn.fetchval(COUNT_DECLARED_FILES_SQL, dataset_id))
+
+
+async def delete_dataset(conn: Conn, dataset_id: int) -> None:
+    """Remove a dataset whose declaration could not be written whole (files go with it)."""
+    await conn.execute(DELETE_DATASET_SQL, dataset_id)
 
 
 FETCH_DATASET_OWNER_SQL = "SELECT id, team_id, status FROM datasets WHERE id = $1"
@@ -204,6 +225,12 @@ async def queue_dataset(conn: asyncpg.Connection, dataset_id: int) -> asyncpg.Re
         if dataset is None:
             return None
         if dataset["status"] == "uploading":
+            declared = await conn.fetchval(COUNT_DECLARED_FILES_SQL, dataset_id)
+            if declared != dataset["files_count"]:
+                raise Conflict(
+                    f"dataset {dataset_id} is still being declared (upload/start has not "
+                    "answered yet); complete it once its upload URLs are in hand"
+                )
             await conn.execute(QUEUE_DATASET_SQL, dataset_id)
             await conn.execute(INSERT_JOB_SQL, dataset_id, dataset["files_count"])
         return await conn.fetchrow(FETCH_JOB_SQL, dataset_id)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
@@ -37,6 +39,7 @@ MAX_PART_NUMBER = 10_000
 # SigV4 caps a presigned URL's life at seven days.
 MAX_EXPIRES_S = 7 * 24 * 3600
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9\-_.~/]*\Z").match
 
 
 def _hmac_sha256(key: bytes, message: str) -> bytes:
@@ -44,7 +47,10 @@ def _hmac_sha256(key: bytes, message: str) -> bytes:
 
 
 def _uri_encode(value: str, *, keep_slash: bool) -> str:
-    # RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes.
+    # RFC 3986 unreserved characters stay; everything else is %XX of its UTF-8 bytes. Most
+    # keys need nothing encoded: one regex match is far cheaper than quote() for them.
+    if keep_slash and _NOTHING_TO_ENCODE(value):
+        return value
     return quote(value, safe="-_.~/" if keep_slash else "-_.~")
 
 
@@ -82,6 +88,10 @@ class PresignedPutSigner:
         self._key_date = ""
         self._signing_key = b""
         self._credential = ""
+        # X-Amz-Date changes once a second: formatting it once per URL was a third of the
+        # cost of presigning 100,000 URLs.
+        self._second = -1
+        self._second_date = ""
 
     def _refresh_for(self, date: str) -> None:
         if date != self._key_date:
@@ -157,8 +167,14 @@ class PresignedPutSigner:
 
     def _amz_date(self, now: datetime | None) -> str:
         """The request's X-Amz-Date, with the signing key ready for its day."""
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+        if now is None:
+            second = int(time.time())
+            if second != self._second:
+                moment = datetime.fromtimestamp(second, UTC)
+                self._second, self._second_date = second, moment.strftime("%Y%m%dT%H%M%SZ")
+            amz_date = self._second_date
+        else:
+            amz_date = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         self._refresh_for(amz_date[:8])
         return amz_date
 

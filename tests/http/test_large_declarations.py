@@ -215,3 +215,20 @@ async def test_parts_open_the_upload_once_even_when_asked_at_once(
         Bucket=store.bucket, Prefix=f"datasets/{dataset_id}/"
     )
     assert uploads.get("Uploads", []) == []
+
+
+async def test_complete_waits_for_the_whole_declaration(team: Any, db: asyncpg.Pool) -> None:
+    """The file rows go in chunk by chunk: a dataset whose rows are not all in yet (its start
+    has not answered, or failed half-way) cannot be completed."""
+    client, headers = team
+    body = await (await start(client, headers, declared(6))).json()
+    dataset_id = body["dataset_id"]
+    await db.execute("DELETE FROM dataset_files WHERE id = $1", body["upload_urls"][-1]["file_id"])
+    early = await client.post(
+        "/api/v1/upload/complete", json={"dataset_id": dataset_id}, headers=headers
+    )
+    assert early.status == 409
+    assert "still being declared" in (await early.json())["detail"]
+    assert await db.fetchval("SELECT status FROM datasets WHERE id = $1", dataset_id) == (
+        "uploading"
+    )

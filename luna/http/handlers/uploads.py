@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -90,30 +91,39 @@ async def start_upload(request: web.Request) -> web.Response:
             f"team_id {body.team_id} is not your team; leave it out or use {who.team_id}"
         )
     part_sizes = multipart_part_sizes(settings, body.files)
-    # One short transaction: the quota check and every row (COPY in chunks; no store call).
-    async with request.app[DB].acquire() as conn, conn.transaction():
-        usage = await queries.team_usage(
-            conn, who.team_id, upload_urls_live_s=settings.luna_upload_url_expires_s
-        )
-        if usage is None:
-            raise Forbidden("your team no longer exists; ask the organisers")
-        check_quota(
-            Quota.for_team(usage, settings),
-            datasets_today=usage["datasets_today"],
-            bytes_stored=usage["bytes_stored"],
-            file_sizes=[f.size_bytes for f in body.files],
-        )
-        dataset_id, stored = await queries.create_dataset(
-            conn,
-            team_id=who.team_id,
-            user_id=who.user_id,
-            name=body.dataset_name,
-            description=body.description,
-            files=[
-                queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256, part_size)
-                for f, part_size in zip(body.files, part_sizes, strict=True)
-            ],
-        )
+    declared = [
+        queries.NewFile(f.filename, f.content_type, f.size_bytes, f.sha256, part_size)
+        for f, part_size in zip(body.files, part_sizes, strict=True)
+    ]
+    db = request.app[DB]
+    async with db.acquire() as conn:
+        # A short transaction for the quota check and the dataset row; the file rows follow in
+        # chunks of their own, so no transaction grows with the declaration (no store call).
+        async with conn.transaction():
+            usage = await queries.team_usage(
+                conn, who.team_id, upload_urls_live_s=settings.luna_upload_url_expires_s
+            )
+            if usage is None:
+                raise Forbidden("your team no longer exists; ask the organisers")
+            check_quota(
+                Quota.for_team(usage, settings),
+                datasets_today=usage["datasets_today"],
+                bytes_stored=usage["bytes_stored"],
+                file_sizes=[f.size_bytes for f in body.files],
+            )
+            dataset_id = await queries.insert_dataset(
+                conn,
+                team_id=who.team_id,
+                user_id=who.user_id,
+                name=body.dataset_name,
+                description=body.description,
+                files=declared,
+            )
+        try:
+            stored = await queries.copy_declared_files(conn, dataset_id, declared)
+        except BaseException:
+            await _forget_dataset(db, dataset_id)
+            raise
     store = request.app[STORE]
     expires_in_s = settings.luna_upload_url_expires_s
     urls: list[dict[str, Any]] = []
@@ -142,6 +152,16 @@ async def start_upload(request: web.Request) -> web.Response:
     return json_response(
         {"dataset_id": dataset_id, "upload_urls": urls, "expires_in": expires_in_s}
     )
+
+
+async def _forget_dataset(db: Any, dataset_id: int) -> None:
+    """Remove a dataset whose files could not all be written; the client never learned its
+    id. Shielded so a cancelled request still cleans up; if the database is gone too, the
+    abandoned-upload sweep removes it later."""
+    try:
+        await asyncio.shield(queries.delete_dataset(db, dataset_id))
+    except Exception as exc:
+        log.warning("could not remove half-declared dataset %d: %s", dataset_id, exc)
 
 
 async def visible_dataset(request: web.Request, dataset_id: int, who: Principal) -> Any:

@@ -25,9 +25,12 @@ async def settled_dataset(
         queries.NewFile(f"images/img{i:06d}.png", "image/png", 1000 + i, None) for i in range(files)
     ]
     async with db.acquire() as conn:
-        dataset_id, keys = await queries.create_dataset(
-            conn, team_id=team_id, user_id=user_id, name=name, description=None, files=declared
-        )
+        async with conn.transaction():
+            dataset_id = await queries.insert_dataset(
+                conn, team_id=team_id, user_id=user_id, name=name, description=None, files=declared
+            )
+        stored = await queries.copy_declared_files(conn, dataset_id, declared)
+        keys = {f.filename: (s.file_id, s.s3_key) for f, s in zip(declared, stored, strict=True)}
         await queries.queue_dataset(conn, dataset_id)
         await queries.claim_job(conn, dataset_id, worker="seed")
     facts = [

@@ -18,32 +18,33 @@ from luna.errors import BackendUnavailable
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.storage.base import ObjectStore
-from luna.tasks import being_cancelled
+from luna.tasks import StopDecision
 
 log = logging.getLogger("luna.background")
 
 
-async def every(interval_s: float, chore: Callable[[], Awaitable[None]], *, name: str) -> None:
-    """Run `chore` forever, `interval_s` apart; failures are logged, never raised."""
-    while True:
+async def every(
+    interval_s: float, chore: Callable[[], Awaitable[None]], *, name: str, stop: StopDecision
+) -> None:
+    """Run `chore` `interval_s` apart until `stop` is decided; failures are logged, never
+    raised. The owner decides `stop` before cancelling, so a cancellation a client library
+    turned into its own error (or lost, as 3.11's wait_for can) still ends the loop."""
+    while not stop.decided:
         try:
             await chore()
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            if being_cancelled():
-                # A client library turned our cancellation into its own error: stop anyway.
-                raise asyncio.CancelledError from exc
+            if stop.decided:
+                return
             log.warning("%s failed this round: %r", name, exc)
-        if being_cancelled():
-            # Python 3.11's wait_for, used inside client libraries, can lose a cancellation
-            # that arrives as its operation completes; the task still has it pending.
-            raise asyncio.CancelledError
         await asyncio.sleep(interval_s)
 
 
 async def republish_lost_jobs(
-    db: asyncpg.Pool, queue: JobQueue, *, everything: bool = False
+    db: asyncpg.Pool,
+    queue: JobQueue,
+    *,
+    everything: bool = False,
+    stale_heartbeat_s: float = constants.HEARTBEAT_STALE_S,
 ) -> None:
     """Publish jobs whose message was never confirmed or seems lost (a settled job is skipped
     by the validator, so a spare message costs nothing); `everything`: all unsettled jobs."""
@@ -54,6 +55,7 @@ async def republish_lost_jobs(
             db,
             unconfirmed_after_s=constants.UNCONFIRMED_PUBLISH_AFTER_S,
             silent_after_s=constants.REPUBLISH_AFTER_S,
+            stale_heartbeat_s=stale_heartbeat_s,
         )
     for job_id in job_ids:
         try:

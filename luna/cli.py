@@ -275,7 +275,7 @@ async def run_service(settings: Settings, *, mode: str) -> int:
             return 2
         port = _bound_port(runner, default=settings.luna_port)
         log.info("luna %s listening on http://%s:%s", mode, settings.luna_host, port)
-        waiters = [asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
         if POOL in app:
             waiters.append(asyncio.ensure_future(app[POOL].wait_failed()))
         done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

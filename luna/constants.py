@@ -37,8 +37,15 @@ PROGRESS_INTERVAL_S: Final = 0.5
 # A job that keeps failing for a platform reason (storage down, a crash) is given up after this
 # many attempts and marked `failed` with the reason, so nothing stays `pending` forever.
 MAX_JOB_ATTEMPTS: Final = 3
-# Delay before a retried job runs again: storage blips usually last seconds.
+# Delay before a retried job runs again: storage blips usually last seconds. It doubles with
+# each attempt (5 s, 10 s), so three attempts span an outage of about 20 s.
 JOB_RETRY_DELAY_S: Final = 5.0
+JOB_RETRY_DELAY_MAX_S: Final = 60.0
+# A validator marks its job alive this often, even while one large file streams.
+HEARTBEAT_INTERVAL_S: Final = 10.0
+# A processing job whose heartbeat is older than this lost its validator (six beats missed):
+# the sweep publishes it again, whatever the broker's state.
+HEARTBEAT_STALE_S: Final = 60.0
 # RabbitMQ cancels a consumer holding a message longer than its consumer_timeout (30 min by
 # default); a job is cut off well before that and retried.
 JOB_TIME_LIMIT_S: Final = 20 * 60

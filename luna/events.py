@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from luna.db.queries import JOB_EVENTS_CHANNEL
-from luna.tasks import being_cancelled
+from luna.tasks import StopDecision, cancel_until_done
 
 log = logging.getLogger("luna.events")
 
@@ -31,6 +31,7 @@ _RECONNECT_DELAY_S = 1.0
 class JobEvents:
     def __init__(self) -> None:
         self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
+        self.stop = StopDecision()  # decided by `job_events` when its block ends
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -56,13 +57,13 @@ class JobEvents:
                 del self._waiters[job_id]
 
     async def listen(self, database_url: str) -> None:
-        """Hold a LISTEN connection forever, reconnecting after failures."""
-        while True:
+        """Hold a LISTEN connection until `stop` is decided, reconnecting after failures."""
+        while not self.stop.decided:
             try:
                 conn = await asyncpg.connect(database_url)
             except (OSError, asyncpg.PostgresError) as exc:
-                if being_cancelled():
-                    raise asyncio.CancelledError from exc
+                if self.stop.decided:
+                    return  # asyncpg turned our cancellation into a connection error
                 log.warning("event listener cannot connect: %r", exc)
                 await asyncio.sleep(_RECONNECT_DELAY_S)
                 continue
@@ -90,4 +91,5 @@ async def job_events(database_url: str) -> AsyncIterator[JobEvents]:
         try:
             yield events
         finally:
-            listener.cancel()
+            events.stop.decide()
+            await cancel_until_done(listener)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     luna_shutdown_grace_s: float = Field(default=constants.SHUTDOWN_GRACE_S, ge=0)
     # Settled jobs' status bodies kept in memory per replica (0 turns the cache off).
     luna_status_cache_entries: int = Field(default=constants.STATUS_CACHE_ENTRIES, ge=0)
+    # A job's life: first retry delay (doubling per attempt), heartbeat, and how stale a
+    # processing job's heartbeat may grow before the sweep re-queues it.
+    luna_job_retry_delay_s: float = Field(default=constants.JOB_RETRY_DELAY_S, ge=0)
+    luna_heartbeat_interval_s: float = Field(default=constants.HEARTBEAT_INTERVAL_S, gt=0)
+    luna_heartbeat_stale_s: float = Field(default=constants.HEARTBEAT_STALE_S, gt=0)
+    luna_reconcile_interval_s: float = Field(default=constants.RECONCILE_INTERVAL_S, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from luna.db import queries
 from luna.errors import BackendUnavailable, NotFound, ObjectChanged, Retry
 from luna.observability import Metrics, log_context
 from luna.storage.base import ObjectStore
-from luna.tasks import being_cancelled
+from luna.tasks import StopDecision, task_group
 from luna.validation import (
     DeclaredFile,
     FileInspector,
@@ -87,12 +87,20 @@ class ValidationJobRunner:
         metrics: Metrics,
         worker: str,
         threads: Executor | None = None,
+        stop: StopDecision | None = None,
+        retry_delay_s: float = constants.JOB_RETRY_DELAY_S,
+        heartbeat_interval_s: float = constants.HEARTBEAT_INTERVAL_S,
     ) -> None:
         self.db = db
         self.store = store
         self.metrics = metrics
         self.worker = worker
         self.threads = threads
+        # The pool's decision to shut down: tells a cancellation a library turned into its own
+        # error from a real failure (which would cost the job an attempt).
+        self.stop = stop or StopDecision()
+        self.retry_delay_s = retry_delay_s
+        self.heartbeat_interval_s = heartbeat_interval_s
 
     async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
         """Run CPU work in the validation threads, away from the event loop."""
@@ -112,7 +120,8 @@ class ValidationJobRunner:
                 return
             started = time.perf_counter()
             try:
-                verdict = await self._validate(job_id, attempt=attempt)
+                async with self._heartbeat(job_id):
+                    verdict = await self._validate(job_id, attempt=attempt)
             except BackendUnavailable as exc:
                 reason = f"storage unreachable: {exc.detail}"
                 await self._retry_or_fail(job_id, attempt=attempt, reason=reason)
@@ -129,12 +138,10 @@ class ValidationJobRunner:
                 return
             except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
                 # The database blinked: the job row says processing; the message comes back.
-                raise Retry(
-                    f"database unavailable: {exc!r}", delay_s=constants.JOB_RETRY_DELAY_S
-                ) from exc
+                raise Retry(f"database unavailable: {exc!r}", delay_s=self.retry_delay_s) from exc
             except Exception as exc:
-                if being_cancelled():
-                    raise asyncio.CancelledError from exc
+                if self.stop.decided:
+                    raise asyncio.CancelledError from exc  # shutting down, not a crash
                 log.exception("validation crashed")
                 await self._retry_or_fail(
                     job_id, attempt=attempt, reason=f"validation crashed: {exc!r}"
@@ -151,7 +158,35 @@ class ValidationJobRunner:
         await queries.add_log(
             self.db, job_id, level="WARNING", message=f"attempt {attempt}: {reason}; retrying"
         )
-        raise Retry(reason, delay_s=constants.JOB_RETRY_DELAY_S)
+        # Doubling: an outage that outlasts one retry delay likely lasts a while longer.
+        delay_s = min(constants.JOB_RETRY_DELAY_MAX_S, self.retry_delay_s * 2 ** (attempt - 1))
+        raise Retry(reason, delay_s=delay_s)
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, job_id: int) -> AsyncIterator[None]:
+        """Mark the job alive every `heartbeat_interval_s` while the block runs, even while one
+        large file streams: the sweep re-queues a processing job whose heartbeat went stale."""
+        done = StopDecision()
+
+        async def beat() -> None:
+            while not done.decided:
+                await asyncio.sleep(self.heartbeat_interval_s)
+                try:
+                    await queries.touch_job(self.db, job_id)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                    log.warning("heartbeat not written: %r", exc)
+
+        try:
+            async with task_group() as group:
+                beating = group.create_task(beat())
+                try:
+                    yield
+                finally:
+                    done.decide()
+                    beating.cancel()
+        except BaseExceptionGroup as failed:
+            # The beat never raises: this is the block's own error, which a TaskGroup wraps.
+            raise failed.exceptions[0] from None
 
     async def _give_up(self, job_id: int, reason: str) -> None:
         async with self.db.acquire() as conn:
@@ -234,7 +269,9 @@ class ValidationJobRunner:
                     await asyncio.shield(queries.record_progress(self.db, job_id, files_done=done))
 
         try:
-            async with asyncio.TaskGroup() as group:
+            # luna's task_group: on CPython 3.11 a plain TaskGroup that ends with a child's
+            # error leaves this task looking cancelled.
+            async with task_group() as group:
                 for _ in range(min(constants.FILES_IN_FLIGHT, len(declared))):
                     group.create_task(inspect_until_none_left())
         except ExceptionGroup as failed:

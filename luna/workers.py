@@ -24,7 +24,7 @@ import orjson
 
 from luna import constants
 from luna.db import queries
-from luna.tasks import being_cancelled
+from luna.tasks import StopDecision, cancel_until_done
 
 log = logging.getLogger("luna.workers")
 
@@ -54,6 +54,7 @@ async def announce(db: asyncpg.Pool, beat: WorkerBeat) -> None:
 class WorkerRoster:
     def __init__(self) -> None:
         self._beats: dict[str, WorkerBeat] = {}
+        self.stop = StopDecision()  # decided by `worker_roster` when its block ends
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -76,13 +77,13 @@ class WorkerRoster:
         return sorted(self._beats.values(), key=lambda b: b.worker)
 
     async def listen(self, database_url: str) -> None:
-        """Hold a LISTEN connection forever, reconnecting after failures."""
-        while True:
+        """Hold a LISTEN connection until `stop` is decided, reconnecting after failures."""
+        while not self.stop.decided:
             try:
                 conn = await asyncpg.connect(database_url)
             except (OSError, asyncpg.PostgresError) as exc:
-                if being_cancelled():
-                    raise asyncio.CancelledError from exc
+                if self.stop.decided:
+                    return  # asyncpg turned our cancellation into a connection error
                 log.warning("worker roster cannot connect: %r", exc)
                 await asyncio.sleep(_RECONNECT_DELAY_S)
                 continue
@@ -106,4 +107,5 @@ async def worker_roster(database_url: str) -> AsyncIterator[WorkerRoster]:
         try:
             yield roster
         finally:
-            listener.cancel()
+            roster.stop.decide()
+            await cancel_until_done(listener)

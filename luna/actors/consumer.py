@@ -41,12 +41,14 @@ class Consumer(Actor):
         try:
             await message.validator.tell(RunJob(self._in_hand))
         except ActorStopped:
-            # Shutting down: the delivery goes back to the queue when the pool closes it.
+            # Stopped for good (shutdown, or terminated): the job goes back to the queue now,
+            # for any validator, rather than waiting for this channel to close.
             log.info(
-                "validator %s stopped; job %s left unsettled",
+                "validator %s stopped for good; job %s goes back to the queue",
                 message.validator.name,
                 self._in_hand.job_id,
             )
+            await settle(self._in_hand, Retry("its validator stopped", delay_s=0))
         self._in_hand = None
         self._serving = None
         return None

@@ -5,8 +5,10 @@ fed by one consumer of the job queue with `prefetch=size`.
                               shutdown_grace_s=25) as pool:
         await pool.wait_failed()     # returns only if the supervisor gave up: exit non-zero
 
-Leaving the block stops taking deliveries, lets running jobs finish for at most
-`shutdown_grace_s`, then cancels the rest; their deliveries go back to the queue unsettled.
+Leaving the block is the decision to stop: it is recorded in the pool's `StopDecision`
+(which the job handler may share, to tell a shutdown from a fault), then the pool stops
+taking deliveries, lets running jobs finish for at most `shutdown_grace_s`, and cancels the
+rest; their deliveries go back to the queue unsettled.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from luna.actors.consumer import Consumer
 from luna.actors.supervisor import ChildSpec, RestartPolicy, Supervisor, SupervisorEscalated
 from luna.actors.validator import JobHandler, RunningJobs, Validator
 from luna.queue.base import Deliveries, JobQueue
+from luna.tasks import StopDecision
 
 log = logging.getLogger("luna.actors")
 
@@ -45,6 +48,13 @@ class ValidatorPool:
         return self._running.count
 
     @property
+    def live_validators(self) -> int:
+        """Validators running now; fewer than `size` while some wait to be restarted."""
+        if self._supervisor is None:
+            return 0
+        return sum(self._supervisor.alive(_validator_id(i)) for i in range(self.size))
+
+    @property
     def restarts(self) -> int:
         """Actors restarted after a crash so far (a metric worth alerting on)."""
         return 0 if self._supervisor is None else self._supervisor.total_restarts
@@ -55,6 +65,10 @@ class ValidatorPool:
             await asyncio.Event().wait()
         assert self._supervisor is not None
         return await self._supervisor.wait_failed()
+
+
+def _validator_id(index: int) -> str:
+    return f"validator-{index}"
 
 
 def _build_supervisor(
@@ -73,7 +87,7 @@ def _build_supervisor(
     for index in range(size):
         supervisor.add_child(
             ChildSpec(
-                f"validator-{index}",
+                _validator_id(index),
                 partial(
                     Validator,
                     handler=handler,
@@ -115,6 +129,7 @@ async def validator_pool(
     size: int,
     job_time_limit_s: float,
     shutdown_grace_s: float,
+    stop: StopDecision | None = None,
 ) -> AsyncIterator[ValidatorPool]:
     """Run `size` validators on jobs from `queue`, each job through `handler(job_id)`.
 
@@ -122,6 +137,7 @@ async def validator_pool(
     """
     if size < 0:
         raise ValueError("size must be >= 0")
+    stop = stop or StopDecision()
     running = RunningJobs()
     if size == 0:
         yield ValidatorPool(None, running, size=0)
@@ -134,4 +150,5 @@ async def validator_pool(
             try:
                 yield ValidatorPool(supervisor, running, size=size)
             finally:
+                stop.decide()
                 await _drain(supervisor, deliveries, running, grace_s=shutdown_grace_s)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from luna.actors.messages import Stop
 from luna.errors import LunaError
-from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.actors")
 
@@ -147,7 +146,9 @@ class Actor:
 
     async def on_failure(self, exc: Exception) -> None:
         """Runs once when `on_start` or `receive` raised `exc`, before the actor ends, so it can
-        clean up what the failed message left behind (luna's validator retries its job).
+        clean up what the failed message left behind (luna's validator retries its job). Also
+        runs after the actor ended on a cancellation its supervisor never asked for
+        (`exc` is then `StoppedUnasked`), from the supervisor's task, before the restart.
 
         A raise is logged and otherwise ignored: the original failure still ends the actor.
         """
@@ -183,8 +184,10 @@ class Actor:
                 envelope.fail(exc)
                 raise
             envelope.answer(result)
-            if being_cancelled():
-                raise asyncio.CancelledError  # lost inside a library while handling the message
+
+    async def release_after_failure(self, exc: Exception) -> None:
+        """Run `on_failure` for a failure the actor's owner detected after it ended."""
+        await self._run_hook(self.on_failure(exc), "on_failure")
 
     async def _run_hook(self, hook: Awaitable[None], name: str) -> None:
         try:

@@ -12,6 +12,11 @@ state dies with the failed actor, queued messages do not. Restarts wait an expon
 backoff; more than `max_restarts` of them within `within_s` seconds, counted over all
 children, is an escalation: every child is stopped and `wait_failed()` returns. Each child
 runs in a task of the supervisor's TaskGroup; none outlives `running()`.
+
+Only the supervisor decides that a child stops (`terminate_child`, leaving `running()`, an
+escalation), and it records that decision before cancelling. A child that ends any other
+way, a stray cancellation included, stopped without being told: that is a crash, its
+`on_failure` runs (releasing what it held) and it is restarted under the same budget.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 
 from luna.actors.runtime import Actor, ActorRef
 from luna.errors import LunaError
-from luna.tasks import being_cancelled
+from luna.tasks import cancel_until_done, forget_cancellations
 
 log = logging.getLogger("luna.actors")
 
@@ -60,6 +65,14 @@ class SupervisorEscalated(LunaError):
     """A supervisor's children failed more often than its restart budget allows."""
 
 
+class StoppedUnasked(LunaError):
+    """A child ended although nobody told it to stop: treated as a crash."""
+
+    def __init__(self, child_id: str) -> None:
+        super().__init__(f"child {child_id!r} stopped without being told to")
+        self.child_id = child_id
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
@@ -67,6 +80,8 @@ class _Child:
     task: asyncio.Task[None] | None = None
     restarts: int = 0
     failure_streak: int = 0
+    alive: bool = False  # an actor of this child is running right now
+    told_to_stop: bool = False
 
 
 class Supervisor:
@@ -93,6 +108,7 @@ class Supervisor:
         self._group: asyncio.TaskGroup | None = None
         self._failed = asyncio.Event()
         self._failure: SupervisorEscalated | None = None
+        self._stopping = False  # decided by leaving `running()` or by an escalation
 
     def add_child(self, spec: ChildSpec) -> ActorRef:
         """Register a child and return its ref; started now if the supervisor is running."""
@@ -110,6 +126,10 @@ class Supervisor:
     def restarts(self, child_id: str) -> int:
         """How often this child was restarted."""
         return self._children[child_id].restarts
+
+    def alive(self, child_id: str) -> bool:
+        """Whether an actor of this child is running now (not ended, not waiting to restart)."""
+        return self._children[child_id].alive
 
     @property
     def total_restarts(self) -> int:
@@ -137,6 +157,7 @@ class Supervisor:
                 yield self
             finally:
                 self._group = None
+                self._stopping = True
                 for child in reversed(list(self._children.values())):
                     await self._stop(child)
 
@@ -149,10 +170,13 @@ class Supervisor:
         child.task = self._group.create_task(self._keep(child), name=f"{self.name}/{child.spec.id}")
 
     async def _stop(self, child: _Child) -> None:
-        if child.task is not None and not child.task.done():
-            child.task.cancel()
-            await asyncio.wait([child.task])
+        child.told_to_stop = True
+        if child.task is not None:
+            await cancel_until_done(child.task)
         child.ref.close()
+
+    def _told_to_stop(self, child: _Child) -> bool:
+        return self._stopping or child.told_to_stop
 
     async def _keep(self, child: _Child) -> None:
         """Run the child, and run it again while its policy and the budget say so."""
@@ -160,8 +184,8 @@ class Supervisor:
             while True:
                 started = time.monotonic()
                 failure = await self._run_once(child)
-                if being_cancelled():
-                    raise asyncio.CancelledError  # lost inside a library; we are stopping
+                if self._told_to_stop(child):
+                    return
                 if not child.spec.restart.restarts_after(failure):
                     log.info("%s: child %s ended; not restarted", self.name, child.spec.id)
                     return
@@ -179,22 +203,42 @@ class Supervisor:
                     delay_s,
                     repr(failure) if failure else "a clean stop",
                 )
-                await asyncio.sleep(delay_s)
+                try:
+                    await asyncio.sleep(delay_s)
+                except asyncio.CancelledError:
+                    if self._told_to_stop(child):
+                        raise
+                    forget_cancellations()  # not ours: restart as planned
                 child.restarts += 1
         finally:
             child.ref.close()
 
     async def _run_once(self, child: _Child) -> Exception | None:
-        """One life of the child: a fresh actor on the child's mailbox; its failure, if any."""
+        """One life of the child: a fresh actor on the child's mailbox; its failure, if any
+        (`StoppedUnasked` when it was cancelled by anyone but this supervisor)."""
+        actor: Actor | None = None
+        child.alive = True
         try:
             actor = child.spec.factory()
             await actor.run(child.ref)
+        except asyncio.CancelledError:
+            if self._told_to_stop(child):
+                raise
+            # Nobody here asked for this: a leftover or a stray cancellation. Withdraw what is
+            # pending so the next life does not inherit it, and handle it as a crash.
+            forget_cancellations()
+            unasked = StoppedUnasked(child.spec.id)
+            log.error("%s: %s; restarting it as after a crash", self.name, unasked)
+            if actor is not None:
+                await actor.release_after_failure(unasked)
+            return unasked
         except Exception as exc:
-            if being_cancelled():
-                # Stopping, and a library turned the cancellation into its own error: no restart.
-                raise asyncio.CancelledError from exc
+            if self._told_to_stop(child):
+                return None  # a library turned our cancellation into its own error
             log.error("%s: child %s failed", self.name, child.spec.id, exc_info=exc)
             return exc
+        finally:
+            child.alive = False
         return None
 
     def _next_streak(self, streak: int, failure: Exception | None, *, ran_s: float) -> int:
@@ -224,6 +268,7 @@ class Supervisor:
         )
         self._failure.__cause__ = failure
         log.error("%s", self._failure)
+        self._stopping = True
         current = asyncio.current_task()
         for other in self._children.values():
             if other.task is not None and other.task is not current:

@@ -6,6 +6,7 @@ outcome. `settle` is the one place where an outcome becomes ack, retry or reject
     handler raises Reject(reason) -> reject    (kept in the dead-letter queue)
     time limit, or any other raise -> retry    after JOB_RETRY_DELAY_S, logged with the job id
     the validator itself crashes   -> retry    after JOB_RETRY_DELAY_S; the supervisor restarts it
+    it stops without being told    -> retry    likewise (its supervisor runs `on_failure`)
     shutdown cancels the job       -> nothing  (the delivery goes back to the queue unsettled)
 
 The handler counts attempts and gives up after MAX_JOB_ATTEMPTS, so retrying here never
@@ -24,7 +25,7 @@ from luna.actors.runtime import Actor, ActorRef, ActorStopped
 from luna.errors import BackendUnavailable, JobOutcome, Reject, Retry
 from luna.observability import log_context
 from luna.queue.base import Delivery
-from luna.tasks import being_cancelled
+from luna.tasks import forget_cancellations
 
 log = logging.getLogger("luna.actors")
 
@@ -74,8 +75,6 @@ async def attempt_job(
             f"the job ran over its {time_limit_s:.0f} s limit", delay_s=constants.JOB_RETRY_DELAY_S
         )
     except Exception as exc:
-        if being_cancelled():
-            raise asyncio.CancelledError from exc
         log.exception("job %d failed; retrying", job_id)
         return Retry(f"the job failed: {exc!r}", delay_s=constants.JOB_RETRY_DELAY_S)
     return None
@@ -138,12 +137,17 @@ class Validator(Actor):
                 self._running.finished()
             await settle(message.delivery, outcome)
         self._delivery = None
+        # A job may leave a stray cancellation request on this task (CPython 3.11's TaskGroup
+        # does after a child's failure). Only the supervisor decides a stop, and it re-sends
+        # its cancellation until the actor ends, so withdrawing leftovers here loses nothing.
+        forget_cancellations()
         # Last, so a failure can never happen after the demand is out (it would double it).
         await self._ask_for_work()
         return None
 
     async def on_failure(self, exc: Exception) -> None:
-        """Retries the job this validator held, so the crash loses no job."""
+        """Retries the job this validator held, so the crash (or a stop nobody asked for)
+        loses no job."""
         if self._delivery is not None:
             delivery, self._delivery = self._delivery, None
             with log_context(job_id=delivery.job_id):

@@ -506,6 +506,16 @@ async def record_progress(conn: Conn, job_id: int, *, files_done: int) -> None:
     await conn.execute(RECORD_PROGRESS_SQL, job_id, files_done)
 
 
+TOUCH_JOB_SQL = """
+UPDATE validation_jobs SET heartbeat_at = now() WHERE id = $1 AND status = 'processing'
+"""
+
+
+async def touch_job(conn: Conn, job_id: int) -> None:
+    """The job's heartbeat: its validator is alive and still on it."""
+    await conn.execute(TOUCH_JOB_SQL, job_id)
+
+
 INSERT_LOG_SQL = "INSERT INTO validation_logs (job_id, level, message) VALUES ($1, $2, $3)"
 
 
@@ -631,24 +641,27 @@ async def fail_job(conn: asyncpg.Connection, job_id: int, *, reason: str) -> boo
 
 
 # Jobs whose message may be lost: committed but never confirmed as published, long pending,
-# or processing with no sign of life. Republishing is harmless: a settled job is skipped.
+# or processing with a stale heartbeat (its validator died or lost its message, whatever the
+# broker thinks). Republishing is harmless: a settled job is skipped, and a claim counts an
+# attempt, so a job that keeps losing its validator still ends `failed`.
 FIND_LOST_JOBS_SQL = """
 SELECT id FROM validation_jobs
 WHERE (status = 'pending' AND published_at IS NULL AND created_at < now() - $1::interval)
    OR (status = 'pending' AND published_at < now() - $2::interval)
-   OR (status = 'processing' AND heartbeat_at < now() - $2::interval)
+   OR (status = 'processing' AND heartbeat_at < now() - $3::interval)
 ORDER BY id
 LIMIT 1000
 """
 
 
 async def jobs_to_republish(
-    conn: Conn, *, unconfirmed_after_s: float, silent_after_s: float
+    conn: Conn, *, unconfirmed_after_s: float, silent_after_s: float, stale_heartbeat_s: float
 ) -> list[int]:
     rows = await conn.fetch(
         FIND_LOST_JOBS_SQL,
         timedelta(seconds=unconfirmed_after_s),
         timedelta(seconds=silent_after_s),
+        timedelta(seconds=stale_heartbeat_s),
     )
     return [int(r["id"]) for r in rows]
 

@@ -34,6 +34,7 @@ from luna.http.keys import (
     EVENTS,
     LIMITER,
     METRICS,
+    POOL,
     QUEUE,
     ROSTER,
     SETTINGS,
@@ -59,6 +60,7 @@ from luna.resources import (
 )
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
+from luna.tasks import StopDecision, cancel_until_done
 from luna.validation_job import ValidationJobRunner, validation_threads
 from luna.workers import WorkerBeat, announce, worker_roster
 
@@ -66,8 +68,6 @@ log = logging.getLogger("luna.app")
 
 Mode = Literal["serve", "worker"]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
-# The validator pool, when this process runs validators (luna.actors.ValidatorPool).
-POOL: web.AppKey[Any] = web.AppKey("validator_pool", object)
 
 # Routes reachable without a token; anchored because aiohttp-jwt matches with re.match.
 PUBLIC_PATHS = (
@@ -159,7 +159,7 @@ async def _roster(app: web.Application) -> AsyncIterator[None]:
 async def _beat(app: web.Application) -> None:
     """Tell the API processes (and /metrics) how many validators run here."""
     pool = app[POOL]
-    live, busy = pool.size, pool.active_jobs
+    live, busy = pool.live_validators, pool.active_jobs
     app[METRICS].validators_live.set({}, live)
     app[METRICS].validators_busy.set({}, busy)
     worker = f"{socket.gethostname()}-{os.getpid()}"
@@ -172,6 +172,7 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
     from luna.actors import validator_pool
 
     settings = app[SETTINGS]
+    stop = StopDecision()  # the pool decides it when this context ends (SIGTERM)
     with validation_threads(validators=settings.luna_validators) as threads:
         runner = ValidationJobRunner(
             db=app[DB],
@@ -179,6 +180,9 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
             metrics=app[METRICS],
             worker=f"{socket.gethostname()}-{os.getpid()}",
             threads=threads,
+            stop=stop,
+            retry_delay_s=settings.luna_job_retry_delay_s,
+            heartbeat_interval_s=settings.luna_heartbeat_interval_s,
         )
         async with validator_pool(
             app[QUEUE],
@@ -186,6 +190,7 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
             size=settings.luna_validators,
             job_time_limit_s=settings.luna_job_time_limit_s,
             shutdown_grace_s=settings.luna_shutdown_grace_s,
+            stop=stop,
         ) as pool:
             app[POOL] = pool
             yield
@@ -193,25 +198,31 @@ async def _validators(app: web.Application) -> AsyncIterator[None]:
 
 async def _chores(app: web.Application) -> AsyncIterator[None]:
     db, queue, metrics, store = app[DB], app[QUEUE], app[METRICS], app[STORE]
+    settings = app[SETTINGS]
     if queue.kind == "embedded":
         # An in-process queue starts empty: every unsettled job needs its message again.
         await republish_lost_jobs(db, queue, everything=True)
+    stop = StopDecision()
     async with asyncio.TaskGroup() as group:
         tasks = [
             group.create_task(
                 every(
-                    constants.RECONCILE_INTERVAL_S,
-                    lambda: republish_lost_jobs(db, queue),
+                    settings.luna_reconcile_interval_s,
+                    lambda: republish_lost_jobs(
+                        db, queue, stale_heartbeat_s=settings.luna_heartbeat_stale_s
+                    ),
                     name="republish lost jobs",
+                    stop=stop,
                 )
             ),
             group.create_task(
                 every(
                     constants.SWEEP_INTERVAL_S,
                     lambda: sweep_abandoned_uploads(
-                        db, store, older_than_s=app[SETTINGS].luna_abandon_after_s
+                        db, store, older_than_s=settings.luna_abandon_after_s
                     ),
                     name="sweep abandoned uploads",
+                    stop=stop,
                 )
             ),
             group.create_task(
@@ -219,20 +230,27 @@ async def _chores(app: web.Application) -> AsyncIterator[None]:
                     constants.QUEUE_GAUGE_INTERVAL_S,
                     lambda: refresh_gauges(db, queue, metrics),
                     name="refresh gauges",
+                    stop=stop,
                 )
             ),
         ]
         if POOL in app:
             tasks.append(
                 group.create_task(
-                    every(constants.WORKER_BEAT_INTERVAL_S, lambda: _beat(app), name="worker beat")
+                    every(
+                        constants.WORKER_BEAT_INTERVAL_S,
+                        lambda: _beat(app),
+                        name="worker beat",
+                        stop=stop,
+                    )
                 )
             )
         app[STATE]["ready"] = True
         yield
         app[STATE]["ready"] = False
+        stop.decide()
         for task in tasks:
-            task.cancel()
+            await cancel_until_done(task)
 
 
 def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from aiohttp import web
@@ -27,3 +27,21 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 EVENTS = web.AppKey("events", JobEvents)
 STATUS_CACHE = web.AppKey("status_cache", SettledStatuses)
 ROSTER = web.AppKey("worker_roster", WorkerRoster)
+
+
+class PoolHealth(Protocol):
+    """What the process sees of its validator pool (`luna.actors.ValidatorPool`)."""
+
+    size: int
+
+    @property
+    def live_validators(self) -> int: ...
+
+    @property
+    def active_jobs(self) -> int: ...
+
+    async def wait_failed(self) -> Exception: ...
+
+
+# The validator pool, when this process runs validators.
+POOL = web.AppKey("validator_pool", PoolHealth)

@@ -206,3 +206,42 @@ async def test_a_child_added_while_running_starts_at_once() -> None:
         assert await late.ask(Count()) == 1
         with pytest.raises(ValueError, match="already exists"):
             supervisor.add_child(ChildSpec("late", lambda: Worker("late", journal)))
+
+
+class Holder(Worker):
+    """A worker that records `on_failure`, as the validator settles the job it held there."""
+
+    async def on_failure(self, exc: Exception) -> None:
+        self.journal.entries.append(f"{self.name} failure {type(exc).__name__}")
+
+
+async def test_a_child_cancelled_by_anyone_else_is_restarted_as_after_a_crash() -> None:
+    """Stopping is the supervisor's decision: a stray cancellation (a library's, or a
+    TaskGroup's leftover) is a crash, not a stop, and the child comes back."""
+    journal = Journal()
+    supervisor = quick_supervisor()
+    worker = supervisor.add_child(ChildSpec("w", lambda: Holder("w", journal)))
+    async with supervisor.running():
+        await worker.ask(Count())
+        assert supervisor.alive("w")
+        supervisor._children["w"].task.cancel()  # nobody told the supervisor
+        await loop_until(lambda: supervisor.restarts("w") == 1 and supervisor.alive("w"))
+        assert await worker.ask(Count()) == 1  # a fresh actor, on the same mailbox
+    assert journal.entries == [
+        "w start",
+        "w stop",
+        "w failure StoppedUnasked",
+        "w start",
+        "w stop",
+    ]
+
+
+async def test_a_terminated_child_is_no_longer_alive() -> None:
+    supervisor = quick_supervisor()
+    supervisor.add_child(ChildSpec("w", lambda: Worker("w", Journal())))
+    async with supervisor.running():
+        await supervisor.ref("w").ask(Count())
+        assert supervisor.alive("w")
+        await supervisor.terminate_child("w")
+        assert not supervisor.alive("w")
+        assert supervisor.restarts("w") == 0

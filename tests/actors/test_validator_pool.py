@@ -363,3 +363,38 @@ async def test_a_pool_of_size_zero_takes_nothing(job_queue: JobQueue) -> None:
     # No consumer was ever opened, so nothing could have taken the job.
     assert await job_queue.length() == 1
     assert handler.calls == []
+
+
+async def _fail_soon() -> None:
+    await asyncio.sleep(0.01)
+    raise ConnectionError("storage blinked")
+
+
+async def test_a_job_whose_task_group_failed_leaves_its_validator_working(
+    job_queue: JobQueue, until
+) -> None:
+    """CPython 3.11 leaves `cancelling() == 1` on a task after a TaskGroup whose child failed
+    while it waited; the validator must not read that as a shutdown and stop for good."""
+
+    async def task_group_fails_once(job_id: int, attempt: int) -> None:
+        if attempt == 1:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(_fail_soon())
+                    group.create_task(asyncio.sleep(1))
+            except* ConnectionError:
+                raise Retry("storage blinked", delay_s=0.05) from None
+
+    handler = RecordingHandler(task_group_fails_once)
+    job_ids = [21, 22, 23, 24]
+    for job_id in job_ids:
+        await job_queue.publish(job_id)
+    async with pool_of(job_queue, handler, size=1) as pool:
+
+        async def all_done() -> bool:
+            return sorted(handler.finished) == job_ids and pool.active_jobs == 0
+
+        await until(all_done)
+        assert pool.live_validators == 1
+        assert pool.restarts == 0
+    assert Counter(handler.calls) == {job_id: 2 for job_id in job_ids}

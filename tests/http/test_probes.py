@@ -59,3 +59,22 @@ async def test_metrics_parse_as_prometheus_text(make_client):
     assert response.status == 200
     families = {f.name for f in text_string_to_metric_families(await response.text())}
     assert EXPECTED_METRICS <= families, families
+
+
+async def test_readiness_counts_live_validators_and_is_503_when_none_is_live(make_client):
+    from luna.http.keys import POOL
+
+    client = await make_client(luna_validators=2)
+    response = await client.get("/readiness")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["validators"] == {"live": 2, "configured": 2}
+    supervisor = client.app[POOL]._supervisor  # kill them for good, as a wedged pod would be
+    await supervisor.terminate_child("validator-0")
+    body = await (await client.get("/readiness")).json()
+    assert body["validators"] == {"live": 1, "configured": 2}
+    await supervisor.terminate_child("validator-1")
+    response = await client.get("/readiness")
+    assert response.status == 503
+    body = await response.json()
+    assert body["status"] == "not ready"
+    assert body["validators"] == {"live": 0, "configured": 2}

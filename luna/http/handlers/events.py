@@ -31,7 +31,6 @@ from luna.http.handlers.uploads import visible_dataset
 from luna.http.handlers.validation import SETTLED, status_body
 from luna.http.keys import DB, EVENTS, STATE
 from luna.http.requests import caller, path_id
-from luna.tasks import being_cancelled
 
 log = logging.getLogger("luna.events")
 
@@ -113,7 +112,9 @@ async def _stream(
     last: tuple[str, int] | None = None
     last_write = time.monotonic()
     row: asyncpg.Record | None = job
-    while row is not None and not request.app[STATE].get("draining") and not being_cancelled():
+    # Draining is the process's decision to stop; a client that left makes the next write
+    # raise, which ends the loop as well.
+    while row is not None and not request.app[STATE].get("draining"):
         seen = (row["status"], row["files_done"])
         if seen != last:
             last = seen

@@ -9,7 +9,7 @@ from aiohttp import web
 from aioprometheus.renderer import render
 
 from luna import __version__
-from luna.http.keys import DB, METRICS, QUEUE, STATE, STORE
+from luna.http.keys import DB, METRICS, POOL, QUEUE, STATE, STORE
 from luna.http.responses import json_response
 
 # A probe must answer before Kubernetes' own probe timeout (1 s by default).
@@ -59,14 +59,23 @@ async def liveness(request: web.Request) -> web.Response:
 
 
 async def readiness(request: web.Request) -> web.Response:
+    """Ready to take work: started, not draining, the database answers, and (where this
+    process runs validators) at least one validator is live. The body says how many of
+    the configured validators are, so a pod wedged with none is restarted."""
     state = request.app[STATE]
     if not state.get("ready") or state.get("draining"):
         return json_response({"status": "not ready"}, status=503)
+    body: dict[str, object] = {}
+    pool = request.app.get(POOL)
+    if pool is not None and pool.size > 0:
+        body["validators"] = {"live": pool.live_validators, "configured": pool.size}
+        if pool.live_validators == 0:
+            return json_response({"status": "not ready", **body}, status=503)
     if DB in request.app:
         database = await _check(lambda: request.app[DB].fetchval("SELECT 1"), _READINESS_TIMEOUT_S)
         if database != "ok":
-            return json_response({"status": "not ready", "database": database}, status=503)
-    return json_response({"status": "ready"})
+            return json_response({"status": "not ready", "database": database, **body}, status=503)
+    return json_response({"status": "ready", **body})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS validation_jobs_processing_heartbeat;

@@ -12,21 +12,14 @@ async def test_s3_answering_500_for_12_s_mid_job_three_rounds_in_a_row(faulty_lu
     luna = await faulty_luna(s3=True)
     assert luna.s3 is not None
     for round_no in range(3):
-        import time
-
-        t0 = time.monotonic()
         dataset_id = await luna.submit(files=80, name=f"round{round_no}")
-        print("submit took", time.monotonic() - t0, flush=True)
         await luna.wait_running(dataset_id)
         luna.s3.answer_http_500()
         await asyncio.sleep(OUTAGE_S)
         luna.s3.heal()
-        import time
-
-        t = time.monotonic()
-        print("round", round_no, "healed")
-        s = await luna.wait_settled(dataset_id, timeout_s=60)
-        print("settled after", time.monotonic() - t, s["status"], flush=True)
+        # Retries back off 5 s then 10 s: the third attempt comes after the outage.
+        status = await luna.wait_settled(dataset_id, timeout_s=60)
+        assert status["status"] == "completed", status
     assert luna.s3.answered_500 > 0
     await luna.assert_every_job_ended_once()
 

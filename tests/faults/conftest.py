@@ -59,7 +59,7 @@ class FaultyLuna:
     amqp: FaultProxy | None = None
     submitted: list[int] = field(default_factory=list)
 
-    async def submit(self, *, files: int, name: str | None = None) -> int:
+    async def submit(self, *, files: int, name: str | None = None, complete: bool = True) -> int:
         """Start, upload (many PUTs at once) and complete a dataset of `files` broken PNGs."""
         stored = {f"img{i:04d}.png": BROKEN_PNG for i in range(files)}
         response = await self.client.post(
@@ -82,14 +82,17 @@ class FaultyLuna:
 
         async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(put(session, e) for e in started["upload_urls"]))
+        dataset_id = int(started["dataset_id"])
+        if complete:
+            await self.complete(dataset_id)
+        return dataset_id
+
+    async def complete(self, dataset_id: int) -> None:
         response = await self.client.post(
-            "/api/v1/upload/complete",
-            json={"dataset_id": started["dataset_id"]},
-            headers=self.headers,
+            "/api/v1/upload/complete", json={"dataset_id": dataset_id}, headers=self.headers
         )
         assert response.status == 200, await response.text()
-        self.submitted.append(int(started["dataset_id"]))
-        return int(started["dataset_id"])
+        self.submitted.append(dataset_id)
 
     async def wait_running(self, dataset_id: int, *, timeout_s: float = 60) -> None:
         """Until the job has made progress (so a fault now lands mid-job)."""
@@ -170,6 +173,11 @@ async def faulty_luna(
                 overrides["amqp_url"] = proxies["amqp"].url_for(amqp_url)
             overrides.setdefault("luna_validators", 2)
             client = await make_client(**overrides)
+            # luna stops before its proxies close, so its shutdown sees the links healed.
+            stack.push_async_callback(client.close)
+            for proxy in proxies.values():
+                if proxy is not None:
+                    stack.callback(proxy.heal)
             account = await add_account("alice", team="red")
             headers = await login(client, account)
             return FaultyLuna(client, headers, db, **proxies)

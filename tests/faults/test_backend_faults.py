@@ -35,8 +35,17 @@ async def test_postgresql_severed_four_times_with_queries_in_flight(faulty_luna)
 async def test_rabbitmq_paused_30_s_while_20_datasets_complete(faulty_luna):
     luna = await faulty_luna(amqp=True)
     assert luna.amqp is not None
-    dataset_ids = [await luna.submit(files=8) for _ in range(20)]
-    await luna.wait_running(dataset_ids[0])
+    dataset_ids = [await luna.submit(files=20, complete=False) for _ in range(20)]
+    for dataset_id in dataset_ids:
+        await luna.complete(dataset_id)
+
+    async def some_taken() -> bool:
+        taken = await luna.db.fetchval(
+            "SELECT count(*) FROM validation_jobs WHERE status <> 'pending'"
+        )
+        return 0 < taken < len(dataset_ids)
+
+    await wait_for(some_taken, timeout_s=60, what="validators to be part-way through")
     luna.amqp.pause()
     await asyncio.sleep(30)
     luna.amqp.resume()

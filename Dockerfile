@@ -10,6 +10,8 @@
 # waits only 10 s before SIGKILL, so give it more: `docker stop -t 35`, `stop_grace_period: 35s`
 # in Compose, `terminationGracePeriodSeconds` above the drain in Kubernetes.
 
+# Pinned to the Python minor CI runs the tests on (docs/deploy.md, "Which Python"): asyncio's
+# cancellation bookkeeping differs between minors, and luna's shutdown relies on it.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---- builder: wheels for luna and every dependency, installed into a venv -------------------

@@ -155,3 +155,14 @@ def test_build_context_holds_only_what_the_image_needs() -> None:
     rules = [line for line in lines if line and not line.startswith("#")]
     assert rules[0] == "*"
     assert {"!pyproject.toml", "!README.md", "!luna/", "!sql/"} <= set(rules)
+
+
+def test_image_python_is_the_minor_the_tests_run_on() -> None:
+    """The fault suite proves shutdown and restarts on this interpreter; the image must run
+    the same minor (asyncio's cancellation bookkeeping differs between minors)."""
+    import sys
+
+    text = (REPO / "Dockerfile").read_text()
+    match = re.search(r"ARG PYTHON_IMAGE=python:(\d+)\.(\d+)", text)
+    assert match, "PYTHON_IMAGE must name a python:<major>.<minor> image"
+    assert (int(match[1]), int(match[2])) == sys.version_info[:2]

@@ -10,8 +10,10 @@ from faults.conftest import wait_for
 async def test_postgresql_severed_four_times_with_queries_in_flight(faulty_luna):
     luna = await faulty_luna(pg=True, luna_job_retry_delay_s=0.5)
     assert luna.pg is not None
+    dataset_ids = [await luna.submit(files=60, complete=False) for _ in range(4)]
     luna.pg.slow(delay_ms=15)  # a slowed link keeps queries in flight when the cut comes
-    dataset_ids = [await luna.submit(files=60) for _ in range(4)]
+    for dataset_id in dataset_ids:
+        await luna.complete(dataset_id)
     for round_no in range(4):
 
         async def some_job_running() -> bool:
@@ -35,7 +37,7 @@ async def test_postgresql_severed_four_times_with_queries_in_flight(faulty_luna)
 async def test_rabbitmq_paused_30_s_while_20_datasets_complete(faulty_luna):
     luna = await faulty_luna(amqp=True)
     assert luna.amqp is not None
-    dataset_ids = [await luna.submit(files=20, complete=False) for _ in range(20)]
+    dataset_ids = [await luna.submit(files=10, complete=False) for _ in range(20)]
     for dataset_id in dataset_ids:
         await luna.complete(dataset_id)
 

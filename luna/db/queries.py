@@ -917,8 +917,8 @@ MARK_OBJECTS_RECORDED_SQL = "UPDATE datasets SET objects_recorded_at = now() WHE
 async def record_etags(
     conn: Conn, dataset_id: int, etags: Sequence[tuple[int, str | None]]
 ) -> None:
-    """(file_id, etag) pairs of every declared file (None: absent), one UPDATE per chunk of
-    `FILE_ROWS_PER_UPDATE`, then the dataset marked as recorded."""
+    """(file_id, etag) pairs of the stored objects (a file left out stays NULL: absent), one
+    UPDATE per chunk of `FILE_ROWS_PER_UPDATE`, then the dataset marked as recorded."""
     for first in range(0, len(etags), constants.FILE_ROWS_PER_UPDATE):
         chunk = etags[first : first + constants.FILE_ROWS_PER_UPDATE]
         await conn.execute(RECORD_ETAGS_SQL, [f for f, _ in chunk], [e for _, e in chunk])

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from luna import constants
 from luna.client import CLIENT_COMMANDS, add_client_commands, run_client_command
 from luna.observability import configure_logging
 from luna.settings import Settings, load_settings
@@ -66,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser(
         "add",
         help="create a user (and its team if needed)",
-        description="Create a user, or set an existing one's team, role and password.",
+        description="Create a user. An existing user is changed only when asked: --move to "
+        "another team (or role), --reset-password for a new password; either ends the user's "
+        "sessions.",
     )
     add.add_argument("username", help="the name they log in with")
     add.add_argument(
@@ -77,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read the password from stdin's first line (else: asked on the terminal)",
+    )
+    add.add_argument(
+        "--move", action="store_true", help="the user exists: move them to --team (and role)"
+    )
+    add.add_argument(
+        "--reset-password", action="store_true", help="the user exists: set a new password"
     )
     add_client_commands(commands)
     team = commands.add_parser(
@@ -177,12 +186,7 @@ def _run_admin_command(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "team":
             return asyncio.run(run_team_quota(settings, args))
         if args.command == "user":
-            password = _read_password(from_stdin=args.password_stdin)
-            return asyncio.run(
-                run_user_add(
-                    settings, args.username, team=args.team, admin=args.admin, password=password
-                )
-            )
+            return asyncio.run(run_user_add(settings, args))
     except ConfigurationError as exc:
         sys.stderr.write(f"luna: bad configuration: {exc}\n")
         return 2
@@ -234,6 +238,12 @@ def _read_password(*, from_stdin: bool) -> str:
         password = getpass.getpass("password: ")
     if not password:
         sys.stderr.write("luna: the password is empty\n")
+        raise SystemExit(2)
+    if len(password) < constants.MIN_PASSWORD_LENGTH:
+        sys.stderr.write(
+            f"luna: the password is too short; use at least {constants.MIN_PASSWORD_LENGTH} "
+            "characters\n"
+        )
         raise SystemExit(2)
     return password
 
@@ -312,23 +322,49 @@ async def run_migrate(settings: Settings, *, to: int | None) -> int:
     return 0
 
 
-async def run_user_add(
-    settings: Settings, username: str, *, team: str, admin: bool, password: str
-) -> int:
+async def run_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a user; change an existing one only as --move / --reset-password say."""
     from luna.auth import hash_password
     from luna.db import queries
     from luna.resources import open_database
 
-    async with open_database(settings) as database, database.pool.acquire() as conn:
-        _, created = await queries.save_user(
-            conn,
-            username,
-            password_hash=await asyncio.to_thread(hash_password, password),
-            team=team,
-            is_admin=admin,
-        )
+    username, team, admin = args.username, args.team, args.admin
     role = "organiser" if admin else "member"
-    print(f"{'created' if created else 'updated'} {role} {username!r} of team {team!r}")
+    a_role = "an organiser" if admin else "a member"
+    async with open_database(settings) as database, database.pool.acquire() as conn:
+        existing = await queries.fetch_user(conn, username)
+        if existing is None:
+            password = _read_password(from_stdin=args.password_stdin)
+            password_hash = await asyncio.to_thread(hash_password, password)
+            if await queries.create_user(
+                conn, username, password_hash=password_hash, team=team, is_admin=admin
+            ):
+                print(f"created {role} {username!r} of team {team!r}")
+                return 0
+            existing = await queries.fetch_user(conn, username)
+            assert existing is not None
+        moving = existing.team_name != team or existing.is_admin != admin
+        if not (args.move or args.reset_password) or (moving and not args.move):
+            current = "an organiser" if existing.is_admin else "a member"
+            sys.stderr.write(
+                f"luna: {username!r} already exists, {current} of team "
+                f"{existing.team_name!r}; nothing changed. Add --move to make them {a_role} of "
+                f"team {team!r}, or --reset-password to give them a new password\n"
+            )
+            return 1
+        new_hash: str | None = None
+        if args.reset_password:
+            password = _read_password(from_stdin=args.password_stdin)
+            new_hash = await asyncio.to_thread(hash_password, password)
+        await queries.update_user(
+            conn, username, team=team if moving else None, password_hash=new_hash, is_admin=admin
+        )
+    changes = [f"now {a_role} of team {team!r}"] if moving else []
+    changes += ["password reset"] if new_hash else []
+    if not changes:
+        print(f"{username!r} is already {a_role} of team {team!r}; nothing changed")
+    else:
+        print(f"updated {username!r}: {', '.join(changes)}; their earlier tokens no longer work")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Every tuned number in one place, each with the reason it has its value."""
 
+import os
 from typing import Final
 
 MiB: Final = 1024 * 1024
@@ -134,3 +135,23 @@ FILE_ROWS_PER_COPY: Final = 10_000
 FILE_ROWS_PER_UPDATE: Final = 10_000
 # Objects changed after upload/complete that GET /datasets/{id} names (it counts them all).
 CHANGED_OBJECTS_SHOWN: Final = 100
+# Connection pools. Redis serves only login limits: one short script per login, so 50
+# connections carry thousands of logins a second; redis-py's default pool raises at its limit
+# instead of waiting, so the size and the wait are set explicitly. The S3 client keeps sockets
+# for every validator's stream beside /health's ping and the API's multipart calls.
+REDIS_POOL_SIZE: Final = 50
+S3_POOL_SIZE: Final = 32
+# A request waits this long for a free connection before it is told to retry (503): long
+# enough to ride out a burst, short enough that the client's own retry is the better bet.
+POOL_WAIT_S: Final = 10.0
+# scrypt uses a core for ~50 ms: half the cores at most, so the event loop and validators keep
+# theirs; a login waiting longer than LOGIN_WAIT_S for its turn is told to retry.
+LOGIN_CONCURRENCY: Final = max(1, (os.cpu_count() or 2) // 2)
+LOGIN_WAIT_S: Final = 30.0
+
+# A user's identity (team, role, token version) is cached per process this long; a NOTIFY
+# from PostgreSQL drops it at once, so this only bounds staleness while the listener is down.
+IDENTITY_CACHE_S: Final = 5.0
+IDENTITY_CACHE_ENTRIES: Final = 10_000
+# The shortest password `luna user add` accepts (NIST SP 800-63B asks for at least 8).
+MIN_PASSWORD_LENGTH: Final = 10

@@ -197,9 +197,9 @@ async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     # Validators hold a connection only briefly; the API needs a few for concurrent requests.
-    max_size = settings.luna_validators + 10
+    max_size, wait_s = settings.db_pool_size(), settings.luna_pool_wait_s
     if settings.database_url:
-        async with database_pool(settings.database_url, max_size=max_size) as pool:
+        async with database_pool(settings.database_url, max_size=max_size, wait_s=wait_s) as pool:
             yield Database(pool, settings.database_url, "postgresql")
         return
     from luna.db.migrate import migrate
@@ -210,7 +210,10 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
         "(set DATABASE_URL to use your own server)",
         data_dir,
     )
-    async with embedded_postgres(data_dir) as url, database_pool(url, max_size=max_size) as pool:
+    async with (
+        embedded_postgres(data_dir) as url,
+        database_pool(url, max_size=max_size, wait_s=wait_s) as pool,
+    ):
         async with pool.acquire() as conn:
             await migrate(conn)
         yield Database(pool, url, "embedded")
@@ -278,7 +281,13 @@ async def open_redis(settings: Settings) -> AsyncIterator[object | None]:
         return
     import redis.asyncio as redis
 
-    client = redis.from_url(settings.redis_url)
+    # A pool that waits for a free connection (redis-py's default raises at its limit).
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.luna_redis_pool_size,
+        timeout=settings.luna_pool_wait_s,
+    )
+    client = redis.Redis.from_pool(pool)
     try:
         yield client
     finally:

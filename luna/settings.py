@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     luna_heartbeat_interval_s: float = Field(default=constants.HEARTBEAT_INTERVAL_S, gt=0)
     luna_heartbeat_stale_s: float = Field(default=constants.HEARTBEAT_STALE_S, gt=0)
     luna_reconcile_interval_s: float = Field(default=constants.RECONCILE_INTERVAL_S, gt=0)
+    # Connection pools: how many connections each holds, and how long a request waits for a
+    # free one before it is answered 503 with Retry-After (never an unbounded wait or a 500).
+    # The database pool defaults to LUNA_VALIDATORS + 10.
+    luna_db_pool_size: int | None = Field(default=None, ge=1, le=1000)
+    luna_redis_pool_size: int = Field(default=constants.REDIS_POOL_SIZE, ge=1, le=10_000)
+    luna_s3_pool_size: int = Field(default=constants.S3_POOL_SIZE, ge=1, le=1000)
+    luna_pool_wait_s: float = Field(default=constants.POOL_WAIT_S, gt=0)
+    # Password checks (scrypt) running at once, in threads of their own, and how long a login
+    # waits for its turn before a 503: a burst of logins cannot starve the event loop.
+    luna_login_concurrency: int = Field(default=constants.LOGIN_CONCURRENCY, ge=1, le=64)
+    luna_login_wait_s: float = Field(default=constants.LOGIN_WAIT_S, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -92,6 +103,10 @@ class Settings(BaseSettings):
             # MinIO deployments often give host:port; the scheme follows MINIO_SECURE later.
             return value
         return value.rstrip("/")
+
+    def db_pool_size(self) -> int:
+        """LUNA_DB_POOL_SIZE, else room for every validator and the API's requests."""
+        return self.luna_db_pool_size or self.luna_validators + 10
 
     def public_url(self) -> str:
         """luna's address as clients see it (LUNA_PUBLIC_URL, else from host and port)."""

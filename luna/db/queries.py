@@ -31,10 +31,12 @@ class User:
     team_id: int
     team_name: str
     is_admin: bool
+    token_version: int = 0
 
 
 FETCH_USER_SQL = """
-SELECT u.id, u.username, u.password_hash, u.team_id, t.name AS team_name, u.is_admin
+SELECT u.id, u.username, u.password_hash, u.team_id, t.name AS team_name, u.is_admin,
+       u.token_version
 FROM users u JOIN teams t ON t.id = u.team_id
 WHERE u.username = $1
 """
@@ -68,6 +70,58 @@ async def save_user(
         team_id = await conn.fetchval(UPSERT_TEAM_SQL, team)
         row = await conn.fetchrow(UPSERT_USER_SQL, username, password_hash, team_id, is_admin)
     return int(row["id"]), bool(row["created"])
+
+
+USER_CHANGES_CHANNEL = "luna_user_changes"
+
+FETCH_IDENTITY_SQL = """
+SELECT u.id, u.username, u.team_id, u.is_admin, u.token_version
+FROM users u WHERE u.id = $1
+"""
+
+
+async def fetch_identity(conn: Conn, user_id: int) -> asyncpg.Record | None:
+    """Who user `user_id` is now (team, role, token version), or None once deleted."""
+    return await conn.fetchrow(FETCH_IDENTITY_SQL, user_id)
+
+
+INSERT_USER_SQL = """
+INSERT INTO users (username, password_hash, team_id, is_admin) VALUES ($1, $2, $3, $4)
+ON CONFLICT (username) DO NOTHING
+RETURNING id
+"""
+UPDATE_USER_SQL = """
+UPDATE users
+SET team_id = coalesce($2, team_id), password_hash = coalesce($3, password_hash), is_admin = $4
+WHERE username = $1
+RETURNING id
+"""
+
+
+async def create_user(
+    conn: asyncpg.Connection, username: str, *, password_hash: str, team: str, is_admin: bool
+) -> bool:
+    """Create the user (and its team if needed); False when the name is taken."""
+    async with conn.transaction():
+        team_id = await conn.fetchval(UPSERT_TEAM_SQL, team)
+        user_id = await conn.fetchval(INSERT_USER_SQL, username, password_hash, team_id, is_admin)
+    return user_id is not None
+
+
+async def update_user(
+    conn: asyncpg.Connection,
+    username: str,
+    *,
+    team: str | None,
+    password_hash: str | None,
+    is_admin: bool,
+) -> bool:
+    """Move the user to `team` and/or set a new password (None keeps each); False when there
+    is no such user. The change bumps the user's token version (sql/0008)."""
+    async with conn.transaction():
+        team_id = await conn.fetchval(UPSERT_TEAM_SQL, team) if team is not None else None
+        user_id = await conn.fetchval(UPDATE_USER_SQL, username, team_id, password_hash, is_admin)
+    return user_id is not None
 
 
 COUNT_ADMINS_SQL = "SELECT count(*) FROM users WHERE is_admin"

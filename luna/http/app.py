@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp_jwt import JWTMiddleware
 
 from luna import constants
-from luna.auth import JWT_ALGORITHM, hash_password
+from luna.auth import JWT_ALGORITHM, hash_password, password_checks
 from luna.background import (
     every,
     refresh_gauges,
@@ -32,8 +32,10 @@ from luna.events import job_events
 from luna.http.keys import (
     DB,
     EVENTS,
+    IDENTITIES,
     LIMITER,
     METRICS,
+    PASSWORDS,
     POOL,
     QUEUE,
     ROSTER,
@@ -43,9 +45,10 @@ from luna.http.keys import (
     STORE,
 )
 from luna.http.local_store import add_local_store_routes, uploading_datasets_only
-from luna.http.middlewares import cors, observe, problems, routed
+from luna.http.middlewares import cors, identify, observe, problems, routed
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
 from luna.http.status_cache import SettledStatuses
+from luna.identity import identities
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from luna.resources import (
@@ -138,9 +141,22 @@ async def _queue(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _limiter(app: web.Application) -> AsyncIterator[None]:
-    async with open_redis(app[SETTINGS]) as redis:
+    settings = app[SETTINGS]
+    async with (
+        open_redis(settings) as redis,
+        password_checks(
+            concurrency=settings.luna_login_concurrency, wait_s=settings.luna_login_wait_s
+        ) as checks,
+    ):
         limiter: RateLimiter = RedisRateLimiter(redis) if redis else MemoryRateLimiter()
         app[LIMITER] = limiter
+        app[PASSWORDS] = checks
+        yield
+
+
+async def _identities(app: web.Application) -> AsyncIterator[None]:
+    async with identities(app[STATE]["database_url"], app[DB]) as directory:
+        app[IDENTITIES] = directory
         yield
 
 
@@ -274,6 +290,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
                 token_getter=_bearer_token,
             )
         )
+        middlewares.append(identify)
     app = web.Application(middlewares=middlewares, client_max_size=constants.MAX_REQUEST_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
@@ -292,6 +309,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     app.cleanup_ctx.append(_queue)
     if mode == "serve":
         app.cleanup_ctx.append(_limiter)
+        app.cleanup_ctx.append(_identities)
         app.cleanup_ctx.append(_events)
         app.cleanup_ctx.append(_roster)
     if settings.luna_validators > 0 or mode == "worker":

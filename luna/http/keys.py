@@ -7,8 +7,10 @@ from typing import Any, Protocol
 import asyncpg
 from aiohttp import web
 
+from luna.auth import PasswordChecks, Principal
 from luna.events import JobEvents
 from luna.http.status_cache import SettledStatuses
+from luna.identity import Identities
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.ratelimit import RateLimiter
@@ -45,3 +47,7 @@ class PoolHealth(Protocol):
 
 # The validator pool, when this process runs validators.
 POOL = web.AppKey("validator_pool", PoolHealth)
+PASSWORDS = web.AppKey("passwords", PasswordChecks)
+IDENTITIES = web.AppKey("identities", Identities)
+# The caller of an authenticated request, as their user row says now (luna.identity).
+PRINCIPAL = web.RequestKey("principal", Principal)

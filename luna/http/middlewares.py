@@ -13,7 +13,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from luna.constants import MAX_REQUEST_BODY_BYTES
 from luna.errors import BackendUnavailable, ProblemError
-from luna.http.keys import METRICS
+from luna.http.keys import IDENTITIES, METRICS, PRINCIPAL
 from luna.http.responses import problem_response
 from luna.observability import log_context
 
@@ -106,6 +106,16 @@ async def routed(request: web.Request, handler: Handler) -> web.StreamResponse:
     error = request.match_info.http_exception
     if error is not None:
         raise error
+    return await handler(request)
+
+
+@web.middleware
+async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who the token's bearer is now (luna.identity): a deleted or changed user's token, or
+    one without an expiry, gets 401 here, before any handler trusts its claims."""
+    claims = request.get("payload")
+    if isinstance(claims, dict):
+        request[PRINCIPAL] = await request.app[IDENTITIES].principal(claims)
     return await handler(request)
 
 

@@ -17,9 +17,11 @@ from typing import Any, Final
 
 import aiohttp
 from aiobotocore.config import AioConfig
+from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from luna import constants
 from luna.errors import BackendUnavailable, Conflict, NotFound, ObjectChanged
 from luna.settings import Settings
 from luna.storage.base import ObjectInfo, PresignedUpload, StoredPart
@@ -33,8 +35,9 @@ S3_READ_TIMEOUT_S: Final = 60.0
 # Three tries with botocore's "standard" backoff ride out a MinIO restart's blip without making
 # a request wait more than a few seconds before it reports the store unavailable.
 S3_MAX_ATTEMPTS: Final = 3
-# Validators stream in parallel and /health pings beside them; keep sockets for all of them.
-S3_MAX_POOL_CONNECTIONS: Final = 32
+# Validators stream in parallel and /health pings beside them; keep sockets for all of them
+# (the default of LUNA_S3_POOL_SIZE).
+S3_MAX_POOL_CONNECTIONS: Final = constants.S3_POOL_SIZE
 
 _MISSING_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 _BUCKET_EXISTS_CODES: Final = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
@@ -299,14 +302,40 @@ class S3ObjectStore:
                     raise
 
 
-def _client_config(*, connect_timeout_s: float, read_timeout_s: float, max_attempts: int) -> Any:
+def _queued_sessions(*, pool_wait_s: float) -> type[AIOHTTPSession]:
+    """aiobotocore's HTTP session, except that a request waits at most `pool_wait_s` for a
+    free pooled connection (aiohttp's `connect` timeout covers the wait and the connect;
+    aiobotocore leaves it unbounded), then fails as a connect timeout: `BackendUnavailable`."""
+
+    class QueuedSession(AIOHTTPSession):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            timeout: aiohttp.ClientTimeout = self._timeout  # type: ignore[has-type]
+            self._timeout = aiohttp.ClientTimeout(
+                connect=pool_wait_s + (timeout.sock_connect or 0),
+                sock_connect=timeout.sock_connect,
+                sock_read=timeout.sock_read,
+            )
+
+    return QueuedSession
+
+
+def _client_config(
+    *,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    max_attempts: int,
+    pool_size: int = S3_MAX_POOL_CONNECTIONS,
+    pool_wait_s: float = constants.POOL_WAIT_S,
+) -> Any:
     return AioConfig(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
         connect_timeout=connect_timeout_s,
         read_timeout=read_timeout_s,
         retries={"total_max_attempts": max_attempts, "mode": "standard"},
-        max_pool_connections=S3_MAX_POOL_CONNECTIONS,
+        max_pool_connections=pool_size,
+        http_session_cls=_queued_sessions(pool_wait_s=pool_wait_s),
         # MinIO and other S3 look-alikes do not all know the newer default checksum headers.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -337,6 +366,8 @@ async def s3_store(
         connect_timeout_s=connect_timeout_s,
         read_timeout_s=read_timeout_s,
         max_attempts=max_attempts,
+        pool_size=settings.luna_s3_pool_size,
+        pool_wait_s=settings.luna_pool_wait_s,
     )
     session = get_session()
     async with session.create_client(

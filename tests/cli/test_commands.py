@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -41,7 +42,14 @@ def test_an_external_database_without_a_jwt_secret_refuses_to_start(migrated_dat
 async def test_user_add_creates_a_member_who_can_log_in(migrated_database, db, make_client):
     env = {"DATABASE_URL": migrated_database}
     result = luna(
-        "user", "add", "zoe", "--team", "green", "--password-stdin", env=env, stdin="s3cret-pw\n"
+        "user",
+        "add",
+        "zoe",
+        "--team",
+        "green",
+        "--password-stdin",
+        env=env,
+        stdin="s3cret-password\n",
     )
     assert result.returncode == 0, result.stderr
     assert "created member 'zoe' of team 'green'" in result.stdout
@@ -51,7 +59,7 @@ async def test_user_add_creates_a_member_who_can_log_in(migrated_database, db, m
     assert row["name"] == "green" and not row["is_admin"]
     assert row["password_hash"].startswith("scrypt$") and "s3cret" not in row["password_hash"]
     client = await make_client()
-    await login(client, Account("zoe", "s3cret-pw", "green", 0, False))
+    await login(client, Account("zoe", "s3cret-password", "green", 0, False))
 
     again = luna(
         "user",
@@ -60,12 +68,63 @@ async def test_user_add_creates_a_member_who_can_log_in(migrated_database, db, m
         "--team",
         "green",
         "--admin",
+        "--move",
+        "--reset-password",
         "--password-stdin",
         env=env,
-        stdin="new-pw\n",
+        stdin="new-password-1\n",
     )
-    assert "updated organiser" in again.stdout
-    await login(client, Account("zoe", "new-pw", "green", 0, True))
+    assert again.returncode == 0, again.stderr
+    assert "now an organiser of team 'green'" in again.stdout or "organiser" in again.stdout
+    await login(client, Account("zoe", "new-password-1", "green", 0, True))
+
+
+async def test_user_add_never_moves_an_existing_user_silently(migrated_database, db, make_client):
+    env = {"DATABASE_URL": migrated_database}
+    args = ("user", "add", "yuri", "--password-stdin")
+    assert luna(*args, "--team", "alpha", env=env, stdin="first-password\n").returncode == 0
+    client = await make_client()
+    account = Account("yuri", "first-password", "alpha", 0, False)
+    headers = await login(client, account)
+
+    refused = luna(*args, "--team", "beta", env=env, stdin="other-password\n")
+    assert refused.returncode == 1
+    assert "already exists" in refused.stderr and "--move" in refused.stderr
+    assert (
+        await db.fetchval(
+            "SELECT t.name FROM users u JOIN teams t ON t.id = u.team_id WHERE u.username = 'yuri'"
+        )
+        == "alpha"
+    )
+    assert (await client.get("/api/v1/datasets", headers=headers)).status == 200
+    # The same team without a flag changes nothing either (not even the password).
+    assert luna(*args, "--team", "alpha", env=env, stdin="other-password\n").returncode == 1
+    await login(client, account)
+
+    moved = luna(*args, "--team", "beta", "--move", env=env)
+    assert moved.returncode == 0, moved.stderr
+    assert "team 'beta'" in moved.stdout
+    # The old token named team alpha: it stops working; the same password logs in to beta.
+    deadline = asyncio.get_running_loop().time() + 2
+    while (await client.get("/api/v1/datasets", headers=headers)).status != 401:
+        assert asyncio.get_running_loop().time() < deadline, "the moved user's token still works"
+        await asyncio.sleep(0.05)
+    await login(client, Account("yuri", "first-password", "beta", 0, False))
+
+
+def test_user_add_refuses_a_short_password(migrated_database):
+    result = luna(
+        "user",
+        "add",
+        "walt",
+        "--team",
+        "green",
+        "--password-stdin",
+        env={"DATABASE_URL": migrated_database},
+        stdin="short\n",
+    )
+    assert result.returncode == 2
+    assert "at least 10 characters" in result.stderr
 
 
 def test_migrate_reports_an_up_to_date_schema(migrated_database):

@@ -249,3 +249,23 @@ async def test_a_bucket_luna_creates_lets_browsers_put_to_its_urls(
     assert rule["AllowedOrigins"] == ["https://luna.example.org"]
     assert rule["AllowedMethods"] == ["PUT"]
     assert rule["AllowedHeaders"] == ["*"] and rule["ExposeHeaders"] == ["ETag"]
+async def test_a_busy_connection_pool_fails_fast_instead_of_hanging(
+    s3_settings: SettingsFactory, unique_key: KeyFactory
+) -> None:
+    key = unique_key("held.png")
+    settings = s3_settings(luna_s3_pool_size=1, luna_pool_wait_s=0.3)
+    async with s3_store(settings, connect_timeout_s=0.5, max_attempts=1) as store:
+        await store.ensure_bucket()
+        # Larger than any socket buffer: a stream in progress holds the only connection.
+        assert await upload(store, key, os.urandom(16 * 1024 * 1024), "image/png") == 200
+        chunks = store.stream(key, chunk_bytes=1024)
+        async for _chunk in chunks:
+            break
+        try:
+            # The wait is bounded by the pool wait plus the connect timeout (0.8 s here).
+            async with asyncio.timeout(5):
+                with pytest.raises(BackendUnavailable):
+                    await store.head(key)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        assert (await store.head(key)) is not None

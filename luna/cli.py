@@ -253,6 +253,7 @@ async def run_service(settings: Settings, *, mode: str) -> int:
 
     from luna.http.app import POOL, create_app
     from luna.http.keys import STATE
+    from luna.http.server import GuardedAppRunner, RequestLimits
     from luna.resources import ConfigurationError
 
     problem = listen_problem(settings.luna_host, settings.luna_port)
@@ -261,7 +262,12 @@ async def run_service(settings: Settings, *, mode: str) -> int:
         return 2
     try:
         app = create_app(settings, mode="serve" if mode == "serve" else "worker")
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = GuardedAppRunner(
+            app,
+            limits=RequestLimits.from_settings(settings),
+            access_log=None,
+            handle_signals=False,
+        )
         await runner.setup()
     except ConfigurationError as exc:
         sys.stderr.write(f"luna: bad configuration: {exc}\n")

@@ -155,3 +155,11 @@ IDENTITY_CACHE_S: Final = 5.0
 IDENTITY_CACHE_ENTRIES: Final = 10_000
 # The shortest password `luna user add` accepts (NIST SP 800-63B asks for at least 8).
 MIN_PASSWORD_LENGTH: Final = 10
+
+# Slow clients (slowloris): a real client sends its request head in milliseconds, so 10 s is
+# generous even over a bad mobile link. A body gets 30 s, then must average 16 KiB/s (128
+# kbit/s): a 5 GiB file at that pace still has 90 hours, a connection trickling bytes to hold
+# a socket and a temp file open is cut off.
+HEADER_TIMEOUT_S: Final = 10.0
+BODY_TIMEOUT_S: Final = 30.0
+BODY_MIN_BYTES_PER_S: Final = 16 * 1024

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     # waits for its turn before a 503: a burst of logins cannot starve the event loop.
     luna_login_concurrency: int = Field(default=constants.LOGIN_CONCURRENCY, ge=1, le=64)
     luna_login_wait_s: float = Field(default=constants.LOGIN_WAIT_S, gt=0)
+    # What a slow client may hold (luna.http.server): the request headers must arrive within
+    # LUNA_HEADER_TIMEOUT_S; a body within LUNA_BODY_TIMEOUT_S, or at least at
+    # LUNA_BODY_MIN_BYTES_PER_S on average after that.
+    luna_header_timeout_s: float = Field(default=constants.HEADER_TIMEOUT_S, gt=0)
+    luna_body_timeout_s: float = Field(default=constants.BODY_TIMEOUT_S, gt=0)
+    luna_body_min_bytes_per_s: int = Field(default=constants.BODY_MIN_BYTES_PER_S, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -47,6 +47,7 @@ from luna.http.keys import (
 from luna.http.local_store import add_local_store_routes, uploading_datasets_only
 from luna.http.middlewares import cors, identify, observe, problems, routed
 from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
+from luna.http.server import RequestLimits, body_deadline
 from luna.http.status_cache import SettledStatuses
 from luna.identity import identities
 from luna.observability import Metrics
@@ -276,6 +277,7 @@ def create_app(settings: Settings, *, mode: Mode = "serve") -> web.Application:
     if settings.cors_origins:
         middlewares.append(cors(settings.cors_origins))
     middlewares.append(problems)
+    middlewares.append(body_deadline(RequestLimits.from_settings(settings)))
     middlewares.append(routed)
     if mode == "worker" and not (settings.database_url and settings.amqp_url):
         raise ConfigurationError(

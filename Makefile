@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.luna-installed
 
-.PHONY: run test lint format install services test-tools bench
+.PHONY: run test lint format install services test-tools bench load
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ bench: install
 	$(BIN)/python bench/status.py
 	$(BIN)/python bench/upload_start.py
 	$(BIN)/python bench/conformance.py
+
+# k6 load tests (24 teams, 240 teams, a status soak) against a running luna: `make run` in
+# another terminal, or LUNA_URL (+ DATABASE_URL for the accounts); see bench/load/run.py.
+load: install
+	$(BIN)/python bench/load/run.py

@@ -53,7 +53,8 @@ export const options = {
 };
 
 export function request(kind, method, url, body, params) {
-  const response = http.request(method, url, body, { ...params, tags: { endpoint: kind } });
+  // A login may queue behind a burst of others for its turn at the password check.
+  const response = http.request(method, url, body, { timeout: '180s', ...params, tags: { endpoint: kind } });
   latency[kind].add(response.timings.duration);
   const ok = response.status >= 200 && response.status < 300;
   if (!ok) {

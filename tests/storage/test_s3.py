@@ -249,6 +249,8 @@ async def test_a_bucket_luna_creates_lets_browsers_put_to_its_urls(
     assert rule["AllowedOrigins"] == ["https://luna.example.org"]
     assert rule["AllowedMethods"] == ["PUT"]
     assert rule["AllowedHeaders"] == ["*"] and rule["ExposeHeaders"] == ["ETag"]
+
+
 async def test_a_busy_connection_pool_fails_fast_instead_of_hanging(
     s3_settings: SettingsFactory, unique_key: KeyFactory
 ) -> None:

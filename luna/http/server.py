@@ -34,6 +34,10 @@ from luna.settings import Settings
 log = logging.getLogger("luna.http.server")
 
 
+# How long a connection cut off for slow headers may linger, half-closed, before it is dropped.
+_LINGER_S = 2.0
+
+
 class RequestTimeout(ProblemError):
     status, title = 408, "Request Timeout"
 
@@ -93,6 +97,7 @@ class GuardedRequestHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         self._header_timeout_s = header_timeout_s
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -103,6 +108,8 @@ class GuardedRequestHandler(RequestHandler):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._timed_out:
+            return
         requests_before = self._request_count
         super().data_received(data)
         if self._request_count != requests_before:
@@ -129,10 +136,15 @@ class GuardedRequestHandler(RequestHandler):
         log.warning(
             "closed a connection whose request headers took over %gs", self._header_timeout_s
         )
+        self._timed_out = True
         detail = f"the request headers did not arrive within {self._header_timeout_s:g} s"
         transport.write(_raw_problem(408, detail))
-        self.force_close()
-        transport.close()
+        # Half-close, so the answer is read before the connection goes (closing at once with
+        # unread bytes pending would reset it); whatever still arrives is dropped, and a
+        # client that does not close its side is cut off shortly after.
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._loop.call_later(_LINGER_S, transport.abort)
 
     def handle_error(
         self,

@@ -67,8 +67,21 @@ async def _until_no_connections(service: Running, *, timeout_s: float = 3) -> No
 
 
 async def _read_all(reader: asyncio.StreamReader, *, timeout_s: float) -> bytes:
+    """One whole answer (head and Content-Length body), then the connection's end: a close or
+    a reset, both fine once the answer is in."""
     async with asyncio.timeout(timeout_s):
-        return await reader.read()
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        body = await reader.readexactly(length)
+        try:
+            assert await reader.read() == b"", "the connection stays open after the answer"
+        except ConnectionResetError:
+            pass
+    return head + body
 
 
 def _status_and_body(raw: bytes) -> tuple[int, str, dict]:

@@ -66,7 +66,8 @@ class UploadUrl(Body):
     stored: bool | None = Field(
         default=None,
         description="`upload/urls` only: the store already holds this file whole, with its "
-        "declared size; a resuming client need not send it again.",
+        "declared size (and its declared SHA-256, where the store knows the stored bytes' one); "
+        "a resuming client need not send it again.",
     )
 
 

@@ -37,6 +37,9 @@ class ObjectInfo:
     key: str
     size_bytes: int
     content_type: str | None = None
+    # The hex SHA-256 of the stored bytes, when the store knows it without reading them (the
+    # embedded store records it as a PUT streams in); None: unknown.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ For running luna with no S3 at all. Upload URLs point at luna's own `PUT /store/
 `luna.http.local_store`), signed with HMAC-SHA256 over the method, key, content type, content
 length and expiry; a write lands atomically or not at all.
 
+Each object written by one PUT has its SHA-256 recorded beside it, under `.luna-sha256/{key}`
+(with the object file's inode, mtime and size, so a record that no longer describes the file is
+ignored); `head` reports it, which lets `upload/urls` tell a resuming client that the store holds
+a file with its declared checksum, not only its size.
+
 Multipart uploads keep their parts in `.luna-multipart/{upload_id}/` under the root, one file
 per part named `{part_number:05d}.{md5}` (written atomically, like objects); completing joins
 them into the object, atomically, and removes the folder.
@@ -50,6 +55,8 @@ TEMP_DIR: Final = ".luna-tmp"
 TEMP_SUFFIX: Final = ".luna-partial"
 # Multipart uploads live in this folder under the root; no object key may start with it.
 MULTIPART_DIR: Final = ".luna-multipart"
+# The recorded SHA-256 of each object written by one PUT lives under this folder of the root.
+SUMS_DIR: Final = ".luna-sha256"
 # What describes an upload inside its folder (the key it belongs to, its content type).
 _UPLOAD_META: Final = "upload.json"
 _PART_FILE = re.compile(r"^(\d{5})\.([0-9a-f]{32})$")
@@ -67,7 +74,7 @@ def _check_key(key: str) -> None:
     parts = key.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"bad object key {key!r}")
-    if parts[0] in (MULTIPART_DIR, TEMP_DIR):
+    if parts[0] in (MULTIPART_DIR, TEMP_DIR, SUMS_DIR):
         raise ValueError(f"bad object key {key!r}")
 
 
@@ -98,6 +105,8 @@ class _TempFile:
         temp_dir.mkdir(exist_ok=True)
         self.path = temp_dir / f"{secrets.token_hex(8)}{TEMP_SUFFIX}"
         self._file: BinaryIO | None = open(self.path, "xb")
+        # The file's facts as committed (a rename keeps inode and mtime).
+        self.committed: os.stat_result | None = None
 
     def write(self, data: bytes) -> None:
         assert self._file is not None
@@ -112,6 +121,7 @@ class _TempFile:
         assert self._file is not None
         self._file.flush()
         os.fsync(self._file.fileno())
+        self.committed = os.fstat(self._file.fileno())
         self._file.close()
         self._file = None
         os.replace(self.path, self.destination)
@@ -232,14 +242,45 @@ class LocalObjectStore:
         """
         destination = self.path_of(key)
         temp = await self._run(f"write {key}", partial(self._temp_file, destination))
+        digest = hashlib.sha256()
+
+        def write(data: bytes) -> None:
+            digest.update(data)
+            temp.write(data)
+
         try:
-            await self._fill(f"write {key}", temp.write, chunks, size_bytes=size_bytes)
+            await self._fill(f"write {key}", write, chunks, size_bytes=size_bytes)
             await self._run(f"write {key}", temp.commit)
         except BaseException:
             # Synchronous on purpose: it must also run when the task is being cancelled.
             temp.discard()
             raise
-        return ObjectInfo(key=key, size_bytes=size_bytes)
+        sha256 = digest.hexdigest()
+        assert temp.committed is not None
+        record = _sum_record(sha256, temp.committed)
+        await self._run(f"record the SHA-256 of {key}", partial(self._record_sum, key, record))
+        return ObjectInfo(key=key, size_bytes=size_bytes, sha256=sha256)
+
+    def _sum_path(self, key: str) -> Path:
+        return self.root / SUMS_DIR / key
+
+    def _record_sum(self, key: str, record: str) -> None:
+        """Write `key`'s SHA-256 record atomically (not synced: a record lost in a crash only
+        makes the checksum unknown)."""
+        path = self._sum_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.root / TEMP_DIR / f"{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        temp.write_text(record)
+        os.replace(temp, path)
+
+    def _recorded_sum(self, key: str, facts: os.stat_result) -> str | None:
+        """`key`'s recorded SHA-256 if the record describes the file as it is now."""
+        try:
+            record = self._sum_path(key).read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+        sha256, _, describes = record.partition(" ")
+        return sha256 if describes == _sum_record("", facts)[1:] else None
 
     async def _fill(
         self,
@@ -285,7 +326,8 @@ class LocalObjectStore:
         if not stat.S_ISREG(facts.st_mode):
             return None
         # Only bytes are kept; the Content-Type was enforced by the signature on upload.
-        return ObjectInfo(key=key, size_bytes=facts.st_size)
+        # A small read beside the stat, on the loop for the same reason.
+        return ObjectInfo(key=key, size_bytes=facts.st_size, sha256=self._recorded_sum(key, facts))
 
     async def etags(self, prefix: str) -> dict[str, str] | None:
         return None  # PUT /store/ refuses changes to a completed dataset's objects instead
@@ -322,6 +364,8 @@ class LocalObjectStore:
             return
         except OSError as exc:
             raise BackendUnavailable(self.kind, f"delete {key}: {exc}") from exc
+        with contextlib.suppress(OSError):  # a stale record is ignored anyway
+            self._sum_path(key).unlink(missing_ok=True)
 
     # ------------------------------------------------------------ multipart uploads
 
@@ -480,6 +524,11 @@ class LocalObjectStore:
         except NotFound:
             return
         await self._run(what, partial(shutil.rmtree, folder, ignore_errors=True))
+
+
+def _sum_record(sha256: str, facts: os.stat_result) -> str:
+    """The SHA-256 record of a file: its digest and what identifies this version of it."""
+    return f"{sha256} {facts.st_ino} {facts.st_mtime_ns} {facts.st_size}"
 
 
 def _part_number_and_etag(name: str) -> tuple[int, str] | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from support import login
 
+from luna.client.local_files import hash_files, scan_directory
+from luna.client.resume import SubmissionMemory, UnfinishedSubmission, user_state_dir
 from luna.http.keys import DB
 
 PARTS = [1, 2, 3, 4]
@@ -213,3 +215,57 @@ async def test_the_embedded_store_takes_the_parts_too(
         "SELECT multipart_state FROM dataset_files WHERE filename = $1", example.large
     )
     assert joined == "completed"  # the store joined the parts the client sent
+
+
+async def test_a_stored_file_whose_bytes_differ_from_its_declared_sha256_is_sent_again(
+    start_luna_with_local_store, submit, example
+):
+    """The embedded store records each object's SHA-256 as it streams in, so `upload/urls`
+    calls a file stored only when its bytes are the declared ones: a resume re-sends a file
+    whose stored copy has the right size and the wrong bytes, instead of skipping it into an
+    `upload.checksum_mismatch` rejection."""
+    luna = await start_luna_with_local_store(luna_validators=1)
+    directory = example(images=3)
+    files = await hash_files(scan_directory(directory))
+    headers = await login(luna.client, luna.account)
+    started = await luna.client.post(
+        "/api/v1/upload/start",
+        json={"dataset_name": directory.name, "files": [f.declaration() for f in files]},
+        headers=headers,
+    )
+    assert started.status == 200, await started.text()
+    plan = await started.json()
+    # An earlier run stored every file, one of them with other bytes of the same size, and
+    # was interrupted before upload/complete.
+    victim = next(f for f in files if f.filename.endswith(".png"))
+    for entry in plan["upload_urls"]:
+        body = (directory / entry["filename"]).read_bytes()
+        if entry["filename"] == victim.filename:
+            body = bytes(b ^ 0xFF for b in body)
+        put = await luna.client.session.put(
+            entry["upload_url"], data=body, headers=entry["headers"]
+        )
+        assert put.status == 200, await put.text()
+    SubmissionMemory.for_directory(directory, state_dir=user_state_dir(luna.env())).save(
+        UnfinishedSubmission.of(
+            server_url=luna.url,
+            username=luna.account.username,
+            dataset_id=plan["dataset_id"],
+            dataset_name=directory.name,
+            directory=directory,
+            files=files,
+        )
+    )
+
+    again = await submit(["--server", luna.url, str(directory)], env=luna.env())
+
+    assert again.code == 0, again.err + again.out
+    count = len(files)
+    assert f"resuming the interrupted submission ({count - 1} of {count} files" in again.err
+    assert f"uploading what is missing: 1 of {count} files" in again.err
+    assert "ACCEPTED" in again.out
+    stored = luna.cache_dir.parent / "luna-data" / "objects"
+    [victim_copy] = [
+        p for p in stored.rglob(victim.filename.rsplit("/", 1)[-1]) if ".luna" not in str(p)
+    ]
+    assert victim_copy.read_bytes() == (directory / victim.filename).read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,6 +101,29 @@ async def test_write_then_head_stream_delete(store: LocalObjectStore) -> None:
     await store.delete(key)
     assert await store.head(key) is None
     await store.delete(key)
+
+
+async def test_head_knows_the_sha256_of_what_one_put_stored_and_only_of_that(
+    store: LocalObjectStore,
+) -> None:
+    key = "datasets/1/a.png"
+    first, second = b"first body", b"other body"
+    written = await store.write(key, chunks_of(first[:4], first[4:]), size_bytes=len(first))
+    info = await store.head(key)
+    assert info is not None and info.sha256 == written.sha256 == hashlib.sha256(first).hexdigest()
+    await store.write(key, chunks_of(second), size_bytes=len(second))
+    info = await store.head(key)
+    assert info is not None and info.sha256 == hashlib.sha256(second).hexdigest()
+    # Bytes that arrived some other way (here: replaced on disk) have no checksum to report.
+    replacement = store.root / "replacement"
+    replacement.write_bytes(first)
+    os.replace(replacement, store.path_of(key))
+    info = await store.head(key)
+    assert info is not None and info.size_bytes == len(first) and info.sha256 is None
+    await store.delete(key)
+    assert not any((store.root / ".luna-sha256").rglob("*.png"))
+    with pytest.raises(ValueError, match="bad object key"):
+        store.path_of(".luna-sha256/datasets/1/a.png")
 
 
 async def test_missing_objects(store: LocalObjectStore) -> None:

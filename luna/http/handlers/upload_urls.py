@@ -8,8 +8,9 @@ resume the same dataset after the URLs `upload/start` gave it have expired.
 Each entry has `upload/start`'s shape: a single-PUT URL (null only where one PUT cannot carry
 the file) and, for a file whose multipart upload is still open, its part plan, so the client
 asks `GET /upload/parts` which parts arrived and sends only the rest. `stored` says whether the
-store already holds the file whole with its declared size (an earlier PUT got through), so the
-client skips it, whatever its size; its declared SHA-256 is still checked by validation. Without `file_ids`,
+store already holds the file whole with its declared size (an earlier PUT got through) and, where
+the store knows the stored bytes' SHA-256 (the embedded store), the declared one, so the client
+skips it, whatever its size; validation still checks every declared SHA-256. Without `file_ids`,
 every file of the dataset. 404 for an absent dataset or another team's, 409 once it was
 completed, 422 for ids that are not files of the dataset.
 """
@@ -65,13 +66,18 @@ def _chosen_files(
 
 
 async def _stored_whole(store: ObjectStore, files: list[asyncpg.Record]) -> set[int]:
-    """The ids of `files` the store holds with exactly their declared size."""
+    """The ids of `files` the store holds with exactly their declared size and, where both the
+    declaration and the store know it, their declared SHA-256 (the embedded store records it;
+    S3 does not tell, so there the size decides and validation checks the checksum)."""
     lookups = asyncio.Semaphore(constants.STORED_LOOKUPS_IN_FLIGHT)
 
     async def holds(f: asyncpg.Record) -> bool:
         async with lookups:
             info = await store.head(f["s3_key"])
-        return info is not None and info.size_bytes == f["size_bytes"]
+        if info is None or info.size_bytes != f["size_bytes"]:
+            return False
+        declared, found = f["sha256"], info.sha256
+        return declared is None or found is None or found.lower() == declared.lower()
 
     try:
         async with asyncio.TaskGroup() as group:

@@ -213,6 +213,7 @@ class FlakyStore:
     hold_parts_after: int | None = None
     part_puts_seen: int = 0
     held: int = 0
+    in_flight: int = 0
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -226,6 +227,13 @@ class FlakyStore:
     def whole_puts(self) -> list[str]:
         return sorted(key.rsplit("/", 1)[-1] for key, n in self.stored if n is None)
 
+    async def wait_until_idle(self) -> None:
+        """Until no PUT is being handled: one whose client went away may still be forwarding,
+        and only lands in `stored` when the upstream answers."""
+        while self.in_flight:
+            self._changed.clear()
+            await self._changed.wait()
+
     async def wait_until_held(self, *, parts_stored: int) -> None:
         while self.held == 0 or sum(1 for _, n in self.stored if n is not None) < parts_stored:
             self._changed.clear()
@@ -238,6 +246,14 @@ class FlakyStore:
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            return await self._handle(request)
+        finally:
+            self.in_flight -= 1
+            self._changed.set()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
         self.attempts[key] += 1
         self.headers[key] = dict(request.headers)

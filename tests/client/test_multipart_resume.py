@@ -50,6 +50,7 @@ async def interrupted(
     except asyncio.CancelledError:
         pass
     store.release()
+    await asyncio.wait_for(store.wait_until_idle(), timeout=30)
 
 
 async def test_a_large_file_goes_up_in_parts_and_the_dataset_is_accepted(

@@ -1,4 +1,6 @@
-"""Periodic chores every luna process runs: republishing lost jobs, refreshing gauges.
+"""Periodic chores every luna process runs (refreshing gauges, sweeping abandoned uploads),
+and `every`, which runs a chore until its owner decides to stop. The job sweep lives with
+the job's life, in `luna.jobs.sweeps`.
 
 Each chore catches and logs its own failures, so a database blip skips one round instead of
 killing the process.
@@ -14,7 +16,6 @@ import asyncpg
 
 from luna import constants
 from luna.db import queries
-from luna.errors import BackendUnavailable
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.storage.base import ObjectStore
@@ -37,34 +38,6 @@ async def every(
                 return
             log.warning("%s failed this round: %r", name, exc)
         await asyncio.sleep(interval_s)
-
-
-async def republish_lost_jobs(
-    db: asyncpg.Pool,
-    queue: JobQueue,
-    *,
-    everything: bool = False,
-    stale_heartbeat_s: float = constants.HEARTBEAT_STALE_S,
-) -> None:
-    """Publish jobs whose message was never confirmed or seems lost (a settled job is skipped
-    by the validator, so a spare message costs nothing); `everything`: all unsettled jobs."""
-    if everything:
-        job_ids = await queries.unsettled_jobs(db)
-    else:
-        job_ids = await queries.jobs_to_republish(
-            db,
-            unconfirmed_after_s=constants.UNCONFIRMED_PUBLISH_AFTER_S,
-            silent_after_s=constants.REPUBLISH_AFTER_S,
-            stale_heartbeat_s=stale_heartbeat_s,
-        )
-    for job_id in job_ids:
-        try:
-            await queue.publish(job_id)
-        except BackendUnavailable as exc:
-            log.warning("republishing job %d failed: %s", job_id, exc)
-            return
-        await queries.mark_published(db, job_id)
-        log.info("republished job %d", job_id)
 
 
 async def refresh_gauges(db: asyncpg.Pool | None, queue: JobQueue, metrics: Metrics) -> None:

@@ -23,12 +23,10 @@ from luna.auth import JWT_ALGORITHM, hash_password, password_checks
 from luna.background import (
     every,
     refresh_gauges,
-    republish_lost_jobs,
     sweep_abandoned_uploads,
 )
 from luna.db import queries
 from luna.errors import Unauthorized
-from luna.events import job_events
 from luna.http.keys import (
     DB,
     EVENTS,
@@ -50,6 +48,7 @@ from luna.http.routes import add_api_routes, add_docs_routes, add_probe_routes
 from luna.http.server import RequestLimits, body_deadline
 from luna.http.status_cache import SettledStatuses
 from luna.identity import identities
+from luna.jobs import ValidationJobRunner, job_events, republish_lost_jobs, validation_threads
 from luna.observability import Metrics
 from luna.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from luna.resources import (
@@ -65,7 +64,6 @@ from luna.resources import (
 from luna.settings import Settings
 from luna.storage.base import ObjectStore
 from luna.tasks import StopDecision, cancel_until_done
-from luna.validation_job import ValidationJobRunner, validation_threads
 from luna.workers import WorkerBeat, announce, worker_roster
 
 log = logging.getLogger("luna.app")

@@ -8,9 +8,9 @@ import asyncpg
 from aiohttp import web
 
 from luna.auth import PasswordChecks, Principal
-from luna.events import JobEvents
 from luna.http.status_cache import SettledStatuses
 from luna.identity import Identities
+from luna.jobs.events import JobEvents
 from luna.observability import Metrics
 from luna.queue.base import JobQueue
 from luna.ratelimit import RateLimiter

@@ -67,8 +67,8 @@ async def test_a_worker_killed_mid_job_leaves_no_stuck_job(
 async def test_a_job_committed_while_the_broker_refused_it_is_published_later(
     make_client, add_account, db
 ):
-    from luna.background import republish_lost_jobs
     from luna.http.keys import QUEUE
+    from luna.jobs import republish_lost_jobs
 
     account = await add_account("alice", team="red")
     client = await make_client(luna_validators=1)

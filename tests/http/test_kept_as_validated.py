@@ -15,7 +15,7 @@ from factories import CLEAN
 from support import login, wait_for_status
 
 from luna.http.keys import DB, METRICS, STORE
-from luna.validation_job import ValidationJobRunner
+from luna.jobs import ValidationJobRunner
 
 SPEC = CLEAN["clean-png"]
 MiB = 1024 * 1024

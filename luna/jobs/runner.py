@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ import asyncpg
 from luna import constants
 from luna.db import queries
 from luna.errors import BackendUnavailable, NotFound, ObjectChanged, Retry
+from luna.jobs.heartbeat import heartbeat
 from luna.observability import Metrics, log_context
 from luna.storage.base import ObjectStore
 from luna.tasks import StopDecision, task_group
@@ -37,7 +38,7 @@ from luna.validation import (
 )
 from luna.validation.ruleset import MANIFEST_SPARE_ROWS
 
-log = logging.getLogger("luna.validation")
+log = logging.getLogger("luna.jobs")
 T = TypeVar("T")
 
 
@@ -120,7 +121,7 @@ class ValidationJobRunner:
                 return
             started = time.perf_counter()
             try:
-                async with self._heartbeat(job_id):
+                async with heartbeat(self.db, job_id, interval_s=self.heartbeat_interval_s):
                     verdict = await self._validate(job_id, attempt=attempt)
             except BackendUnavailable as exc:
                 reason = f"storage unreachable: {exc.detail}"
@@ -161,32 +162,6 @@ class ValidationJobRunner:
         # Doubling: an outage that outlasts one retry delay likely lasts a while longer.
         delay_s = min(constants.JOB_RETRY_DELAY_MAX_S, self.retry_delay_s * 2 ** (attempt - 1))
         raise Retry(reason, delay_s=delay_s)
-
-    @contextlib.asynccontextmanager
-    async def _heartbeat(self, job_id: int) -> AsyncIterator[None]:
-        """Mark the job alive every `heartbeat_interval_s` while the block runs, even while one
-        large file streams: the sweep re-queues a processing job whose heartbeat went stale."""
-        done = StopDecision()
-
-        async def beat() -> None:
-            while not done.decided:
-                await asyncio.sleep(self.heartbeat_interval_s)
-                try:
-                    await queries.touch_job(self.db, job_id)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                    log.warning("heartbeat not written: %r", exc)
-
-        try:
-            async with task_group() as group:
-                beating = group.create_task(beat())
-                try:
-                    yield
-                finally:
-                    done.decide()
-                    beating.cancel()
-        except BaseExceptionGroup as failed:
-            # The beat never raises: this is the block's own error, which a TaskGroup wraps.
-            raise failed.exceptions[0] from None
 
     async def _give_up(self, job_id: int, reason: str) -> None:
         async with self.db.acquire() as conn:

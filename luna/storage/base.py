@@ -76,6 +76,12 @@ class ObjectStore(Protocol):
         client may add others. Offline: works while the store is down."""
         ...
 
+    def presign_puts(self, puts: Sequence[tuple[str, str, int]], *, expires_in_s: int) -> list[str]:
+        """`presign_put` for each (key, content_type, size_bytes) at once, in order, without
+        an await per URL (`upload/start` signs up to 100,000): only the URLs, each used
+        exactly as `presign_put`'s is, a PUT sending Content-Type and Content-Length. Offline."""
+        ...
+
     async def head(self, key: str) -> ObjectInfo | None:
         """The stored object's facts, or None when there is none."""
         ...

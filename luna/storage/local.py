@@ -200,6 +200,22 @@ class LocalObjectStore:
         headers = {"Content-Type": content_type, "Content-Length": str(size_bytes)}
         return PresignedUpload(url=url, method="PUT", headers=headers)
 
+    def presign_puts(self, puts: Sequence[tuple[str, str, int]], *, expires_in_s: int) -> list[str]:
+        urls = []
+        base, secret = f"{self._base_url}/store/", self._secret
+        for key, content_type, size_bytes in puts:
+            expires_at = self._expiry_for(key, size_bytes=size_bytes, expires_in_s=expires_in_s)
+            signature = upload_signature(
+                secret,
+                key=key,
+                content_type=content_type,
+                size_bytes=size_bytes,
+                expires_at=expires_at,
+            )
+            query = urlencode({"expires": expires_at, "sig": signature})
+            urls.append(f"{base}{quote(key, safe='/')}?{query}")
+        return urls
+
     def check_upload(
         self,
         key: str,

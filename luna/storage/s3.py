@@ -164,6 +164,9 @@ class S3ObjectStore:
         headers = {"Content-Type": content_type, "Content-Length": str(size_bytes)}
         return PresignedUpload(url=url, method="PUT", headers=headers)
 
+    def presign_puts(self, puts: Sequence[tuple[str, str, int]], *, expires_in_s: int) -> list[str]:
+        return self._signer.presign_puts(self._bucket, puts, expires_in_s=expires_in_s)
+
     async def head(self, key: str) -> ObjectInfo | None:
         with _store_failures(f"head {key}"):
             try:

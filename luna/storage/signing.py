@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
@@ -130,6 +131,43 @@ class PresignedPutSigner:
             f"{_SIGNED_HEADERS}\n{_UNSIGNED_PAYLOAD}"
         )
         return self._signed_url(path, query, canonical_request, amz_date)
+
+    def presign_puts(
+        self,
+        bucket: str,
+        puts: Sequence[tuple[str, str, int]],
+        *,
+        expires_in_s: int,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """`presign_put` of each (key, content_type, size_bytes), in order: the same URLs,
+        with what every URL shares (date, query, scope) worked out once for all of them."""
+        for _key, _type, size_bytes in puts:
+            _check_request(size_bytes=size_bytes, expires_in_s=expires_in_s)
+        amz_date = self._amz_date(now)
+        query = (
+            f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={self._credential}"
+            f"&X-Amz-Date={amz_date}&X-Amz-Expires={expires_in_s}"
+            f"&X-Amz-SignedHeaders={_SIGNED_HEADERS_QUERY}"
+        )
+        scope = f"{amz_date[:8]}/{self._region}/{_SERVICE}/aws4_request"
+        to_sign_head = f"{_ALGORITHM}\n{amz_date}\n{scope}\n"
+        tail = f"host:{self._host}\n\n{_SIGNED_HEADERS}\n{_UNSIGNED_PAYLOAD}"
+        url_tail = f"?{query}&X-Amz-Signature="
+        prefix = f"{self._base_path}/{bucket}/"
+        origin, signing_key = self._origin, self._signing_key
+        sha256, digest = hashlib.sha256, hmac.digest
+        urls = []
+        for key, content_type, size_bytes in puts:
+            path = _uri_encode(prefix + key, keep_slash=True)
+            canonical_request = (
+                f"PUT\n{path}\n{query}\ncontent-length:{size_bytes}\n"
+                f"content-type:{_canonical_header_value(content_type)}\n{tail}"
+            )
+            hashed = sha256(canonical_request.encode()).hexdigest()
+            signature = digest(signing_key, (to_sign_head + hashed).encode(), "sha256").hex()
+            urls.append(f"{origin}{path}{url_tail}{signature}")
+        return urls
 
     def presign_part(
         self,

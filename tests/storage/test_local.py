@@ -66,6 +66,34 @@ async def test_presigned_url_points_at_luna(store: LocalObjectStore) -> None:
     assert upload.headers == {"Content-Type": "image/png", "Content-Length": "10"}
 
 
+async def test_batch_urls_are_accepted_as_presign_puts_are(store: LocalObjectStore) -> None:
+    puts = [("datasets/4/scans/a b.png", "image/png", 10), ("datasets/4/m.csv", "text/csv", 0)]
+    batch = store.presign_puts(puts, expires_in_s=60)
+    single = await store.presign_put(
+        puts[0][0], content_type="image/png", size_bytes=10, expires_in_s=60
+    )
+    assert urlsplit(batch[0]).path == urlsplit(single.url).path
+    for url, (key, content_type, size_bytes) in zip(batch, puts, strict=True):
+        query = parse_qs(urlsplit(url).query)
+        store.check_upload(
+            key,
+            content_type=content_type,
+            content_length=size_bytes,
+            expires=query["expires"][0],
+            signature=query["sig"][0],
+        )
+        with pytest.raises(Forbidden):
+            store.check_upload(
+                key,
+                content_type=content_type,
+                content_length=size_bytes + 1,
+                expires=query["expires"][0],
+                signature=query["sig"][0],
+            )
+    with pytest.raises(ValueError, match="bad object key"):
+        store.presign_puts([("../escape", "image/png", 1)], expires_in_s=60)
+
+
 @pytest.mark.parametrize(
     "key",
     ["", "/etc/passwd", "../escape", "a/../../escape", "a/./b", "a//b", "a\\b", "a/b/", "a\nb"],

@@ -77,6 +77,26 @@ async def test_signatures_match_botocore(endpoint: str) -> None:
             assert url.startswith(endpoint.removesuffix(":443").removesuffix(":80/s3"))
 
 
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000", "http://files.example.org:80/s3"])
+def test_batch_signing_gives_the_same_urls_as_one_at_a_time(endpoint: str) -> None:
+    signer = PresignedPutSigner(endpoint, access_key="a", secret_key="s/k", region="r")
+    puts = [
+        (key, "image/png" if i % 2 else "text/csv ;  x=1", 10 + i) for i, key in enumerate(KEYS)
+    ]
+    batch = signer.presign_puts("luna-datasets", puts, expires_in_s=900, now=MOMENT)
+    one_by_one = [
+        signer.presign_put(
+            "luna-datasets", key, content_type=t, size_bytes=n, expires_in_s=900, now=MOMENT
+        )
+        for key, t, n in puts
+    ]
+    assert batch == one_by_one
+    with pytest.raises(ValueError, match="expires_in_s"):
+        signer.presign_puts("b", puts, expires_in_s=0)
+    with pytest.raises(ValueError, match="size_bytes"):
+        signer.presign_puts("b", [("k", "image/png", -1)], expires_in_s=60)
+
+
 def test_signed_headers_are_type_length_and_host() -> None:
     signer = PresignedPutSigner("http://s3:9000", access_key="a", secret_key="b", region="r")
     url = signer.presign_put("b", "k", content_type="text/csv", size_bytes=1, expires_in_s=60)

@@ -126,24 +126,24 @@ async def start_upload(request: web.Request) -> web.Response:
             raise
     store = request.app[STORE]
     expires_in_s = settings.luna_upload_url_expires_s
-    urls: list[dict[str, Any]] = []
-    for f, row in zip(body.files, stored, strict=True):
-        upload = await store.presign_put(
-            row.s3_key,
-            content_type=f.content_type,
-            size_bytes=f.size_bytes,
-            expires_in_s=expires_in_s,
-        )
-        urls.append(
-            {
-                "file_id": row.file_id,
-                "filename": f.filename,
-                "upload_url": upload.url,
-                "s3_key": row.s3_key,
-                "method": upload.method,
-                "headers": upload.headers,
-            }
-        )
+    signed = store.presign_puts(
+        [
+            (row.s3_key, f.content_type, f.size_bytes)
+            for f, row in zip(body.files, stored, strict=True)
+        ],
+        expires_in_s=expires_in_s,
+    )
+    urls: list[dict[str, Any]] = [
+        {
+            "file_id": row.file_id,
+            "filename": f.filename,
+            "upload_url": url,
+            "s3_key": row.s3_key,
+            "method": "PUT",
+            "headers": {"Content-Type": f.content_type, "Content-Length": str(f.size_bytes)},
+        }
+        for f, row, url in zip(body.files, stored, signed, strict=True)
+    ]
     add_multipart_plans(
         urls, part_sizes, sizes=[f.size_bytes for f in body.files], store_kind=store.kind
     )

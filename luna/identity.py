@@ -11,8 +11,6 @@ or one moved, demoted or given a new password since the token was issued, gets 4
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,12 +22,10 @@ import asyncpg
 from luna import constants
 from luna.auth import Principal
 from luna.db import queries
+from luna.db.listen import listening
 from luna.errors import Unauthorized
-from luna.tasks import StopDecision, cancel_until_done
 
 log = logging.getLogger("luna.identity")
-
-_RECONNECT_DELAY_S = 1.0
 
 
 class Identities:
@@ -40,7 +36,6 @@ class Identities:
         self._cache_s = cache_s
         # user id -> (valid until, the row or None for a deleted user)
         self._cache: dict[int, tuple[float, asyncpg.Record | None]] = {}
-        self.stop = StopDecision()  # decided by `identities` when its block ends
 
     async def principal(self, claims: dict[str, Any]) -> Principal:
         """The caller as the database knows them now; Unauthorized when the token no longer
@@ -91,39 +86,17 @@ class Identities:
         except ValueError:
             self.forget()
 
-    async def listen(self, database_url: str) -> None:
-        """Hold a LISTEN connection for user changes until `stop` is decided, reconnecting
-        after failures. While it is down, cached identities still expire after `cache_s`."""
-        while not self.stop.decided:
-            try:
-                conn = await asyncpg.connect(database_url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if self.stop.decided:
-                    return  # asyncpg turned our cancellation into a connection error
-                log.warning("user-change listener cannot connect: %r", exc)
-                await asyncio.sleep(_RECONNECT_DELAY_S)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-            try:
-                await conn.add_listener(queries.USER_CHANGES_CHANNEL, self._on_notify)
-                # Anything may have changed while nobody listened.
-                self.forget()
-                await lost.wait()
-                log.warning("user-change listener lost its connection; reconnecting")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
-            await asyncio.sleep(_RECONNECT_DELAY_S)
-
 
 @asynccontextmanager
 async def identities(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[Identities]:
     directory = Identities(pool)
-    async with asyncio.TaskGroup() as group:
-        listener = group.create_task(directory.listen(database_url))
-        try:
-            yield directory
-        finally:
-            directory.stop.decide()
-            await cancel_until_done(listener)
+    # While the listener is down, cached identities still expire after `cache_s`; on each
+    # (re)connection every one is dropped, since anything may have changed meanwhile.
+    async with listening(
+        database_url,
+        queries.USER_CHANGES_CHANNEL,
+        directory._on_notify,
+        name="user-change listener",
+        on_connected=directory.forget,
+    ):
+        yield directory

@@ -11,8 +11,6 @@ simply stops beating.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,11 +22,9 @@ import orjson
 
 from luna import constants
 from luna.db import queries
-from luna.tasks import StopDecision, cancel_until_done
+from luna.db.listen import listening
 
 log = logging.getLogger("luna.workers")
-
-_RECONNECT_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,6 @@ async def announce(db: asyncpg.Pool, beat: WorkerBeat) -> None:
 class WorkerRoster:
     def __init__(self) -> None:
         self._beats: dict[str, WorkerBeat] = {}
-        self.stop = StopDecision()  # decided by `worker_roster` when its block ends
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -76,36 +71,11 @@ class WorkerRoster:
         self._beats = {k: b for k, b in self._beats.items() if b.seen_at >= horizon}
         return sorted(self._beats.values(), key=lambda b: b.worker)
 
-    async def listen(self, database_url: str) -> None:
-        """Hold a LISTEN connection until `stop` is decided, reconnecting after failures."""
-        while not self.stop.decided:
-            try:
-                conn = await asyncpg.connect(database_url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if self.stop.decided:
-                    return  # asyncpg turned our cancellation into a connection error
-                log.warning("worker roster cannot connect: %r", exc)
-                await asyncio.sleep(_RECONNECT_DELAY_S)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-            try:
-                await conn.add_listener(queries.WORKER_BEATS_CHANNEL, self._on_notify)
-                await lost.wait()
-                log.warning("worker roster lost its connection; reconnecting")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
-            await asyncio.sleep(_RECONNECT_DELAY_S)
-
 
 @asynccontextmanager
 async def worker_roster(database_url: str) -> AsyncIterator[WorkerRoster]:
     roster = WorkerRoster()
-    async with asyncio.TaskGroup() as group:
-        listener = group.create_task(roster.listen(database_url))
-        try:
-            yield roster
-        finally:
-            roster.stop.decide()
-            await cancel_until_done(listener)
+    async with listening(
+        database_url, queries.WORKER_BEATS_CHANNEL, roster._on_notify, name="worker roster"
+    ):
+        yield roster

@@ -11,27 +11,20 @@ reconnects only delays an update until the next timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
-
+from luna.db.listen import listening
 from luna.db.queries import JOB_EVENTS_CHANNEL
-from luna.tasks import StopDecision, cancel_until_done
 
 log = logging.getLogger("luna.events")
-
-# How long to wait before reconnecting the listener after the database went away.
-_RECONNECT_DELAY_S = 1.0
 
 
 class JobEvents:
     def __init__(self) -> None:
         self._waiters: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
-        self.stop = StopDecision()  # decided by `job_events` when its block ends
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -56,40 +49,21 @@ class JobEvents:
             if not self._waiters[job_id]:
                 del self._waiters[job_id]
 
-    async def listen(self, database_url: str) -> None:
-        """Hold a LISTEN connection until `stop` is decided, reconnecting after failures."""
-        while not self.stop.decided:
-            try:
-                conn = await asyncpg.connect(database_url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                if self.stop.decided:
-                    return  # asyncpg turned our cancellation into a connection error
-                log.warning("event listener cannot connect: %r", exc)
-                await asyncio.sleep(_RECONNECT_DELAY_S)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-            try:
-                await conn.add_listener(JOB_EVENTS_CHANNEL, self._on_notify)
-                # Wake everyone: anything may have happened while not listening.
-                for events in list(self._waiters.values()):
-                    for event in events:
-                        event.set()
-                await lost.wait()
-                log.warning("event listener lost its connection; reconnecting")
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
-            await asyncio.sleep(_RECONNECT_DELAY_S)
+    def _wake_all(self) -> None:
+        # Anything may have happened while nobody listened.
+        for events in list(self._waiters.values()):
+            for event in events:
+                event.set()
 
 
 @asynccontextmanager
 async def job_events(database_url: str) -> AsyncIterator[JobEvents]:
     events = JobEvents()
-    async with asyncio.TaskGroup() as group:
-        listener = group.create_task(events.listen(database_url))
-        try:
-            yield events
-        finally:
-            events.stop.decide()
-            await cancel_until_done(listener)
+    async with listening(
+        database_url,
+        JOB_EVENTS_CHANNEL,
+        events._on_notify,
+        name="event listener",
+        on_connected=events._wake_all,
+    ):
+        yield events

@@ -15,7 +15,7 @@ what it serves (the embedded store's `PUT /store/{key}` only where the store is 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from aiohttp import web
@@ -169,6 +169,38 @@ _STATUS_EXAMPLE = {
         "files_truncated": False,
     },
 }
+
+HEALTH = Operation(
+    "GET",
+    "/health",
+    "Every backend's health",
+    tag="probes",
+    public=True,
+    answers={
+        200: Answer("All backends answer", schemas.Health),
+        503: Answer("A backend does not answer; its entry says why", schemas.Health),
+    },
+)
+METRICS = Operation(
+    "GET",
+    "/metrics",
+    "Prometheus metrics",
+    tag="probes",
+    public=True,
+    answers={
+        200: Answer("Prometheus text format", media_type="text/plain", schema={"type": "string"}),
+    },
+)
+
+
+def original_path(operation: Operation, path: str) -> Operation:
+    """The same operation served under the original LUNA2025 spec's path."""
+    return replace(
+        operation,
+        path=path,
+        summary=f"{operation.summary} (the original LUNA2025 path of {operation.path})",
+    )
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -419,17 +451,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answers={200: Answer("The ruleset validators apply", schemas.Ruleset)},
         problems=AUTHENTICATED,
     ),
-    Operation(
-        "GET",
-        "/health",
-        "Every backend's health",
-        tag="probes",
-        public=True,
-        answers={
-            200: Answer("All backends answer", schemas.Health),
-            503: Answer("A backend does not answer; its entry says why", schemas.Health),
-        },
-    ),
+    HEALTH,
     Operation(
         "GET",
         "/readiness",
@@ -446,41 +468,9 @@ OPERATIONS: tuple[Operation, ...] = (
         public=True,
         answers={200: Answer("The event loop turns", schemas.Probe)},
     ),
-    Operation(
-        "GET",
-        "/metrics",
-        "Prometheus metrics",
-        tag="probes",
-        public=True,
-        answers={
-            200: Answer(
-                "Prometheus text format", media_type="text/plain", schema={"type": "string"}
-            )
-        },
-    ),
-    Operation(
-        "GET",
-        "/api/v1/health",
-        "Every backend's health (the original LUNA2025 path of /health)",
-        tag="probes",
-        public=True,
-        answers={
-            200: Answer("All backends answer", schemas.Health),
-            503: Answer("A backend does not answer; its entry says why", schemas.Health),
-        },
-    ),
-    Operation(
-        "GET",
-        "/api/v1/metrics",
-        "Prometheus metrics (the original LUNA2025 path of /metrics)",
-        tag="probes",
-        public=True,
-        answers={
-            200: Answer(
-                "Prometheus text format", media_type="text/plain", schema={"type": "string"}
-            )
-        },
-    ),
+    METRICS,
+    original_path(HEALTH, "/api/v1/health"),
+    original_path(METRICS, "/api/v1/metrics"),
     Operation(
         "PUT",
         "/store/{key}",

@@ -60,8 +60,9 @@ async def test_twenty_non_reading_event_streams_leave_other_teams_fast(
     )
 
     routes = ["/api/v1/datasets", f"/api/v1/validation/{blue_settled}/status", "/health"]
-    # One untimed call each first: the app's first S3 request loads botocore's service model,
-    # synchronous work that blocks the loop for seconds on a busy machine, unrelated to streams.
+    # One untimed call each first, so one-off first-call costs are not timed as the baseline.
+    # (A first /health once took over 3 s here with no stream open, on a machine shared with
+    # two other test runs; its cause is not established.)
     for route in routes:
         await (await client.get(route, headers=blue_h)).read()
     baseline, failures = await probe(client, routes, blue_h, seconds=4.0)
